@@ -1,0 +1,389 @@
+"""Compact JWS and JWE, limited to what the platform speaks.
+
+Signatures: RS256, RS384, RS512 (RSASSA-PKCS1-v1_5). Encryption: RSA-OAEP or
+RSA-OAEP-256 key wrapping with A256CBC-HS512 content encryption (RFC 7518 section
+5.2.5). Nothing else is accepted: no ``none``, no HMAC, no compression, no JSON
+serialisation. Algorithms are a closed table here rather than a registry lookup, so a
+header can never choose code we did not pick.
+
+We build these on ``cryptography`` directly instead of a general JOSE library: every
+call of the platform costs two RSA private-key operations, and the work around them must
+stay small next to those (see docs/performance.md).
+
+Every parser here treats its input as hostile: sizes are capped, base64url must be
+canonical, headers and claims must be JSON objects without duplicate keys, and every
+failure is one of two documented errors (:class:`InvalidJWTResponse` for JWS,
+:class:`JOSEDecryptError` for JWE).
+"""
+
+from __future__ import annotations
+
+import binascii
+import hmac
+import os
+from base64 import urlsafe_b64decode, urlsafe_b64encode
+from collections.abc import Iterable
+from typing import Any, Final
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from . import _json
+from ._errors import (
+    EntityKeyNotFound,
+    InvalidAlgorithm,
+    InvalidJWTResponse,
+    NoIssuerKey,
+    ProtocolError,
+)
+from ._keys import KeyRing, PrivateKey, PublicKey
+
+__all__ = [
+    "JWE_ALGS",
+    "JWS_ALGS",
+    "MAX_TOKEN_BYTES",
+    "JOSEDecryptError",
+    "UnverifiedJWS",
+    "b64url_decode",
+    "b64url_encode",
+    "jwe_decrypt",
+    "jwe_encrypt",
+    "jwe_kid",
+    "jws_parse",
+    "jws_sign",
+    "jws_verify",
+    "legacy_decrypt",
+    "legacy_encrypt",
+]
+
+# Caps on what we will even look at. A platform JWT is well under 2 kB; bodies are small
+# JSON.
+MAX_TOKEN_BYTES: Final = 16 * 1024
+MAX_JWE_BYTES: Final = 1 << 20
+MAX_HEADER_BYTES: Final = 2048
+
+_HASHES: Final[dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]]] = {
+    "RS256": hashes.SHA256,
+    "RS384": hashes.SHA384,
+    "RS512": hashes.SHA512,
+}
+JWS_ALGS: Final = frozenset(_HASHES)
+_PKCS1 = padding.PKCS1v15()
+
+_OAEP: Final = {
+    # SHA-1 inside OAEP is what the platform uses (jose.md 1); OAEP does not rely on
+    # SHA-1 collision resistance.
+    "RSA-OAEP": padding.OAEP(padding.MGF1(hashes.SHA1()), hashes.SHA1(), None),  # noqa: S303
+    "RSA-OAEP-256": padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None),
+}
+JWE_ALGS: Final = frozenset(_OAEP)
+_ENC: Final = "A256CBC-HS512"
+
+
+class JOSEDecryptError(ProtocolError):
+    """A JWE could not be parsed or decrypted, or its integrity tag did not match."""
+
+    code = "JWE-INVALID"
+
+
+# --- base64url -----------------------------------------------------------------------
+
+_B64_ALPHABET: Final = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+)
+
+
+def b64url_encode(data: bytes) -> str:
+    return urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str | bytes) -> bytes:
+    """Decode unpadded base64url, refusing any other spelling of the same bytes.
+
+    Padding, characters outside the URL-safe alphabet, impossible lengths and non-zero
+    trailing bits are all errors (``ValueError``), so each byte string has one encoding.
+    """
+    raw = text.encode("ascii", "replace") if isinstance(text, str) else bytes(text)
+    if not _B64_ALPHABET.issuperset(raw):
+        raise ValueError("not base64url")
+    rem = len(raw) % 4
+    if rem == 1:
+        raise ValueError("impossible base64url length")
+    try:
+        out = urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
+    except binascii.Error:
+        raise ValueError("not base64url") from None
+    # Non-zero unused bits in the last character give a second encoding of the same
+    # bytes.
+    if rem and urlsafe_b64encode(out[-(rem - 1) :]).rstrip(b"=") != raw[-rem:]:
+        raise ValueError("non-canonical base64url")
+    return out
+
+
+# --- JWS -----------------------------------------------------------------------------
+
+_header_cache: dict[tuple[str, str], bytes] = {}
+
+
+def _jws_header(alg: str, kid: str) -> bytes:
+    # The header is the same for every call with one key; encode it once.
+    cached = _header_cache.get((alg, kid))
+    if cached is None:
+        header = _json.dumps({"alg": alg, "kid": kid})
+        cached = urlsafe_b64encode(header).rstrip(b"=")
+        if len(_header_cache) < 256:
+            _header_cache[(alg, kid)] = cached
+    return cached
+
+
+def jws_sign(claims: bytes, key: PrivateKey | None, alg: str = "RS512") -> str:
+    """Sign JSON claim bytes; return the compact JWS."""
+    if key is None:
+        raise NoIssuerKey("no signing key configured")
+    hash_cls = _HASHES.get(alg)
+    if hash_cls is None:
+        raise InvalidAlgorithm(f"JWS alg {alg!r}; expected one of {sorted(JWS_ALGS)}")
+    signing_input = (
+        _jws_header(alg, key.kid) + b"." + urlsafe_b64encode(claims).rstrip(b"=")
+    )
+    signature = key.key.sign(signing_input, _PKCS1, hash_cls())
+    return (signing_input + b"." + urlsafe_b64encode(signature).rstrip(b"=")).decode(
+        "ascii"
+    )
+
+
+class UnverifiedJWS:
+    """A parsed compact JWS whose signature has not been checked yet."""
+
+    __slots__ = ("alg", "claims", "header", "kid", "signature", "signing_input")
+
+    def __init__(
+        self,
+        header: dict[str, Any],
+        claims: dict[str, Any],
+        signing_input: bytes,
+        signature: bytes,
+    ) -> None:
+        self.header = header
+        self.claims = claims
+        self.signing_input = signing_input
+        self.signature = signature
+        self.alg: str = header["alg"]
+        kid = header.get("kid")
+        self.kid: str | None = kid if isinstance(kid, str) else None
+
+    def __repr__(self) -> str:
+        return f"UnverifiedJWS(alg={self.alg!r}, kid={self.kid!r})"
+
+
+def _json_object(part: bytes, what: str, error: type[ProtocolError]) -> dict[str, Any]:
+    try:
+        value = _json.loads(b64url_decode(part), max_bytes=MAX_TOKEN_BYTES)
+    except ValueError as exc:
+        raise error(f"{what} is not base64url JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise error(f"{what} is not a JSON object")
+    return value
+
+
+def jws_parse(token: str | bytes) -> UnverifiedJWS:
+    """Split and decode a compact JWS without verifying it.
+
+    Raises :class:`InvalidJWTResponse` unless it has three canonical base64url parts, a
+    JSON object header with an allowed ``alg`` and no ``crit``, and a JSON object
+    payload.
+    """
+    if isinstance(token, str):
+        try:
+            raw = token.encode("ascii")
+        except UnicodeEncodeError:
+            raise InvalidJWTResponse("JWT is not ASCII") from None
+    else:
+        raw = bytes(token)
+    if len(raw) > MAX_TOKEN_BYTES:
+        raise InvalidJWTResponse(f"JWT is {len(raw)} bytes; at most {MAX_TOKEN_BYTES}")
+    parts = raw.split(b".")
+    if len(parts) != 3:
+        raise InvalidJWTResponse(f"JWT has {len(parts)} parts; expected 3")
+    h64, p64, s64 = parts
+    if len(h64) > MAX_HEADER_BYTES:
+        raise InvalidJWTResponse("JWT header too large")
+    header = _json_object(h64, "JWT header", InvalidJWTResponse)
+    alg = header.get("alg")
+    if alg not in JWS_ALGS:
+        raise InvalidJWTResponse(f"JWT alg {alg!r}; expected one of {sorted(JWS_ALGS)}")
+    if "crit" in header:
+        raise InvalidJWTResponse("JWT header has crit parameters we do not implement")
+    claims = _json_object(p64, "JWT claims", InvalidJWTResponse)
+    try:
+        signature = b64url_decode(s64)
+    except ValueError as exc:
+        raise InvalidJWTResponse(f"JWT signature: {exc}") from None
+    return UnverifiedJWS(header, claims, h64 + b"." + p64, signature)
+
+
+def jws_verify(jws: UnverifiedJWS, key: PublicKey) -> None:
+    """Check the signature with ``key``; :class:`InvalidJWTResponse` if it fails."""
+    if len(jws.signature) != (key.bits + 7) // 8:
+        raise InvalidJWTResponse("JWT signature has the wrong length for the key")
+    try:
+        key.key.verify(jws.signature, jws.signing_input, _PKCS1, _HASHES[jws.alg]())
+    except (
+        Exception
+    ):  # cryptography raises InvalidSignature; any failure is a bad token
+        raise InvalidJWTResponse(
+            f"JWT signature does not verify with key {key.kid}"
+        ) from None
+
+
+# --- JWE -----------------------------------------------------------------------------
+
+_jwe_header_cache: dict[tuple[str, str, bool], bytes] = {}
+
+
+def _jwe_header(alg: str, kid: str, cty: bool) -> bytes:
+    cached = _jwe_header_cache.get((alg, kid, cty))
+    if cached is None:
+        header: dict[str, str] = {"alg": alg, "enc": _ENC, "kid": kid}
+        if cty:
+            header["cty"] = "application/json"
+        cached = urlsafe_b64encode(_json.dumps(header)).rstrip(b"=")
+        if len(_jwe_header_cache) < 256:
+            _jwe_header_cache[(alg, kid, cty)] = cached
+    return cached
+
+
+def _tag(mac_key: bytes, aad: bytes, iv: bytes, ciphertext: bytes) -> bytes:
+    al = (len(aad) * 8).to_bytes(8, "big")
+    return hmac.digest(mac_key, aad + iv + ciphertext + al, "sha512")[:32]
+
+
+def jwe_encrypt(
+    plaintext: bytes, key: PublicKey, alg: str = "RSA-OAEP", *, cty: bool = False
+) -> str:
+    """Encrypt to ``key``; return the compact JWE (A256CBC-HS512)."""
+    oaep = _OAEP.get(alg)
+    if oaep is None:
+        raise InvalidAlgorithm(f"JWE alg {alg!r}; expected one of {sorted(JWE_ALGS)}")
+    cek = os.urandom(64)
+    iv = os.urandom(16)
+    aad = _jwe_header(alg, key.kid, cty)
+    pad = 16 - len(plaintext) % 16
+    encryptor = Cipher(algorithms.AES(cek[32:]), modes.CBC(iv)).encryptor()
+    ciphertext = (
+        encryptor.update(plaintext + bytes((pad,)) * pad) + encryptor.finalize()
+    )
+    wrapped = key.key.encrypt(cek, oaep)
+    tag = _tag(cek[:32], aad, iv, ciphertext)
+    return b".".join(
+        (
+            aad,
+            urlsafe_b64encode(wrapped).rstrip(b"="),
+            urlsafe_b64encode(iv).rstrip(b"="),
+            urlsafe_b64encode(ciphertext).rstrip(b"="),
+            urlsafe_b64encode(tag).rstrip(b"="),
+        )
+    ).decode("ascii")
+
+
+def _jwe_parts(token: str | bytes) -> tuple[list[bytes], dict[str, Any]]:
+    if isinstance(token, str):
+        try:
+            raw = token.encode("ascii")
+        except UnicodeEncodeError:
+            raise JOSEDecryptError("JWE is not ASCII") from None
+    else:
+        raw = bytes(token)
+    if len(raw) > MAX_JWE_BYTES:
+        raise JOSEDecryptError(f"JWE is {len(raw)} bytes; at most {MAX_JWE_BYTES}")
+    parts = raw.split(b".")
+    if len(parts) != 5:
+        raise JOSEDecryptError(f"JWE has {len(parts)} parts; expected 5")
+    if len(parts[0]) > MAX_HEADER_BYTES:
+        raise JOSEDecryptError("JWE header too large")
+    header = _json_object(parts[0], "JWE header", JOSEDecryptError)
+    return parts, header
+
+
+def jwe_kid(token: str | bytes) -> str | None:
+    """The ``kid`` a JWE header names, or ``None``; JOSEDecryptError if malformed."""
+    _, header = _jwe_parts(token)
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise JOSEDecryptError("JWE kid is not a string")
+    return kid
+
+
+def jwe_decrypt(token: str | bytes, keys: KeyRing) -> bytes:
+    """Decrypt a compact JWE with the ring key its ``kid`` names.
+
+    Without a ``kid``, each key is tried. Raises :class:`EntityKeyNotFound` for a kid we
+    do not hold and :class:`JOSEDecryptError` for everything else (bad algorithm,
+    ``zip``, ``crit``, bad lengths, wrong tag, bad padding).
+    """
+    parts, header = _jwe_parts(token)
+    alg, enc = header.get("alg"), header.get("enc")
+    oaep = _OAEP.get(alg) if isinstance(alg, str) else None
+    if oaep is None:
+        raise JOSEDecryptError(f"JWE alg {alg!r}; expected one of {sorted(JWE_ALGS)}")
+    if enc != _ENC:
+        raise JOSEDecryptError(f"JWE enc {enc!r}; expected {_ENC!r}")
+    if "zip" in header:
+        raise JOSEDecryptError("compressed JWE refused")
+    if "crit" in header:
+        raise JOSEDecryptError("JWE header has crit parameters we do not implement")
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise JOSEDecryptError("JWE kid is not a string")
+    candidates: Iterable[PrivateKey] = (
+        (keys.decryption_key(kid),) if kid is not None else keys.keys()
+    )
+    try:
+        wrapped, iv, ciphertext, tag = (b64url_decode(p) for p in parts[1:])
+    except ValueError as exc:
+        raise JOSEDecryptError(f"JWE part: {exc}") from None
+    if len(iv) != 16 or len(tag) != 32 or not ciphertext or len(ciphertext) % 16:
+        raise JOSEDecryptError("JWE IV, tag or ciphertext has an impossible length")
+    for key in candidates:
+        if len(wrapped) != (key.bits + 7) // 8:
+            continue
+        try:
+            cek = key.key.decrypt(wrapped, oaep)
+        except ValueError:
+            continue
+        if len(cek) != 64:
+            continue
+        if not hmac.compare_digest(_tag(cek[:32], parts[0], iv, ciphertext), tag):
+            raise JOSEDecryptError("JWE authentication tag does not match")
+        decryptor = Cipher(algorithms.AES(cek[32:]), modes.CBC(iv)).decryptor()
+        padded = decryptor.update(ciphertext) + decryptor.finalize()
+        pad = padded[-1]
+        # The tag already proved integrity, so a padding error here means the sender
+        # erred.
+        if not 1 <= pad <= 16 or padded[-pad:] != bytes((pad,)) * pad:
+            raise JOSEDecryptError("JWE plaintext padding is invalid")
+        return padded[:-pad]
+    if kid is None and not keys.keys():
+        raise EntityKeyNotFound(None)
+    raise JOSEDecryptError("JWE content key could not be unwrapped")
+
+
+# --- the legacy ``auth`` package -----------------------------------------------------
+
+_LEGACY_OAEP: Final = _OAEP["RSA-OAEP"]
+
+
+def legacy_encrypt(plaintext: bytes, key: PublicKey) -> bytes:
+    """RSA-OAEP (SHA-1) ciphertext of a small plaintext: the legacy auth package."""
+    return key.key.encrypt(plaintext, _LEGACY_OAEP)
+
+
+def legacy_decrypt(ciphertext: bytes, key: PrivateKey) -> bytes:
+    """Inverse of :func:`legacy_encrypt`; :class:`JOSEDecryptError` on any failure."""
+    if len(ciphertext) != (key.bits + 7) // 8:
+        raise JOSEDecryptError("legacy package has the wrong length for the key")
+    try:
+        return key.key.decrypt(ciphertext, _LEGACY_OAEP)
+    except ValueError:
+        raise JOSEDecryptError("legacy package could not be decrypted") from None
