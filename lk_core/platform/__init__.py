@@ -1,0 +1,64 @@
+"""The platform side of the LaunchKey protocol, for the local emulator.
+
+Pure like the rest of lk_core: time, randomness (through an Entropy object) and
+request bytes come in as arguments; state changes, replies and webhook events come out.
+"""
+
+from lk_core.platform._errors import PlatformError
+from lk_core.platform._model import (
+    Answer,
+    AnswerSpec,
+    AuthRequest,
+    AuthResponseEvent,
+    AuthState,
+    AutoRule,
+    DenialReason,
+    Device,
+    DeviceLinkEvent,
+    DeviceProfile,
+    DeviceStatus,
+    Directory,
+    EntityKey,
+    Entropy,
+    Event,
+    Organization,
+    Service,
+    Session,
+    SessionEndEvent,
+    TotpConfig,
+    User,
+    iso,
+)
+from lk_core.platform._policy import Fence, Policy, parse_legacy
+from lk_core.platform._state import Platform, RateLimit
+
+__all__ = [
+    "Answer",
+    "AnswerSpec",
+    "AuthRequest",
+    "AuthResponseEvent",
+    "AuthState",
+    "AutoRule",
+    "DenialReason",
+    "Device",
+    "DeviceLinkEvent",
+    "DeviceProfile",
+    "DeviceStatus",
+    "Directory",
+    "EntityKey",
+    "Entropy",
+    "Event",
+    "Fence",
+    "Organization",
+    "Platform",
+    "PlatformError",
+    "Policy",
+    "RateLimit",
+    "Service",
+    "Session",
+    "SessionEndEvent",
+    "TotpConfig",
+    "User",
+    "iso",
+    "parse_legacy",
+]

@@ -1,0 +1,504 @@
+"""The platform rules in memory: no sockets, time passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from lk_core.platform import (
+    AnswerSpec,
+    AuthResponseEvent,
+    AuthState,
+    AutoRule,
+    DeviceLinkEvent,
+    DeviceProfile,
+    DeviceStatus,
+    Platform,
+    PlatformError,
+    RateLimit,
+    SessionEndEvent,
+    _totp,
+)
+from lk_io.emulator._entropy import SystemEntropy
+
+T0 = 1_800_000_000
+REASONS = [
+    {"id": "a", "reason": "Fraud", "fraud": True},
+    {"id": "b", "reason": "Mistake", "fraud": False},
+]
+
+
+@dataclass
+class World:
+    p: Platform
+    svc: str
+    dir: str
+    user: str
+    device: str
+
+
+def _world(**kw: object) -> World:
+    p = Platform(SystemEntropy(), **kw)  # type: ignore[arg-type]
+    org = p.add_organization("Org")
+    d = p.add_directory(
+        org.id,
+        "Dir",
+        denial_context_inquiry_enabled=True,
+        webhook_url="http://127.0.0.1:9/dir",
+    )
+    svc = p.add_service(f"dir:{d.id}", "Svc", callback_url="http://127.0.0.1:9/cb")
+    link = p.link_device(d.id, "alice", T0)
+    dev = p.complete_link(link["code"], T0)
+    p.drain_outbox()
+    return World(p=p, svc=svc.id, dir=d.id, user=dev.user_id, device=dev.id)
+
+
+@pytest.fixture
+def w() -> World:
+    return _world()
+
+
+def _create(w: World, now: int = T0, **body: object) -> str:
+    fields: dict[str, object] = {"username": "alice", **body}
+    out = w.p.create_auth(w.svc, fields, now, issuer=f"svc:{w.svc}", key_id="k")
+    return str(out["auth_request"])
+
+
+def _code(err: pytest.ExceptionInfo[PlatformError]) -> tuple[int, str | None]:
+    return err.value.status, err.value.code
+
+
+class TestLinking:
+    def test_link_creates_pending_device_then_linked(self) -> None:
+        """A link starts LINK_PENDING and the code completes it with a device key."""
+        p = Platform(SystemEntropy())
+        org = p.add_organization("o")
+        d = p.add_directory(org.id, "d")
+        link = p.link_device(d.id, "bob", T0)
+        assert len(link["code"]) >= 7
+        assert link["qrcode"].endswith(link["code"])
+        [pending] = p.list_devices(d.id, "bob")
+        assert pending.status is DeviceStatus.LINK_PENDING
+        device = p.complete_link(link["code"], T0 + 1)
+        assert device.status is DeviceStatus.LINKED
+        assert device.kid is not None
+        assert device.public_pem is not None
+        assert device.to_json()["status"] == 1
+
+    def test_expired_code_is_refused(self) -> None:
+        """A link code is only good for its ttl."""
+        p = Platform(SystemEntropy())
+        d = p.add_directory(p.add_organization("o").id, "d")
+        link = p.link_device(d.id, "bob", T0, ttl=10)
+        with pytest.raises(PlatformError) as err:
+            p.complete_link(link["code"], T0 + 10)
+        assert err.value.status == 404
+
+    def test_link_webhook_queued(self, w: World) -> None:
+        """Completing a link queues the device-link webhook for the directory."""
+        link = w.p.link_device(w.dir, "alice", T0)
+        dev = w.p.complete_link(link["code"], T0)
+        [event] = w.p.drain_outbox()
+        assert event == DeviceLinkEvent(
+            directory_id=w.dir, device_id=dev.id, url="http://127.0.0.1:9/dir"
+        )
+
+    def test_unknown_identifier_lists_nothing(self, w: World) -> None:
+        """Listing devices of an unknown user gives an empty list."""
+        assert w.p.list_devices(w.dir, "nobody") == []
+
+    def test_unlink(self, w: World) -> None:
+        """Unlinking removes the device; unlinking it again is 404."""
+        w.p.unlink_device(w.dir, "alice", w.device)
+        assert w.p.list_devices(w.dir, "alice") == []
+        with pytest.raises(PlatformError) as err:
+            w.p.unlink_device(w.dir, "alice", w.device)
+        assert err.value.status == 404
+
+    def test_bad_identifier(self, w: World) -> None:
+        """An empty identifier is DIR-001."""
+        with pytest.raises(PlatformError) as err:
+            w.p.link_device(w.dir, "", T0)
+        assert _code(err) == (400, "DIR-001")
+
+
+class TestCreate:
+    def test_response_shape(self, w: World) -> None:
+        """A Directory Service gets an id, the device ids and a push package."""
+        out = w.p.create_auth(
+            w.svc, {"username": "alice"}, T0, issuer=f"svc:{w.svc}", key_id="k"
+        )
+        assert out["device_ids"] == [w.device]
+        assert isinstance(out["push_package"], str)
+        assert out["push_package"]
+
+    @pytest.mark.parametrize("ttl", [29, 601, "300", True])
+    def test_ttl_range(self, w: World, ttl: object) -> None:
+        """ttl outside 30..600 or not an integer is ARG-001 keyed by ttl."""
+        with pytest.raises(PlatformError) as err:
+            _create(w, ttl=ttl)
+        assert _code(err) == (400, "ARG-001")
+        assert err.value.detail is not None
+        assert "ttl" in err.value.detail
+
+    def test_default_ttl(self, w: World) -> None:
+        """Without ttl a request lives 300 seconds."""
+        auth = w.p.auths[_create(w)]
+        assert auth.expires - auth.created == 300
+
+    def test_unknown_user_is_404(self, w: World) -> None:
+        """An unknown username is EntityNotFound."""
+        with pytest.raises(PlatformError) as err:
+            _create(w, username="mallory")
+        assert _code(err) == (404, None)
+
+    def test_user_without_linked_device_is_404(self, w: World) -> None:
+        """A user whose only device is still pending cannot be asked."""
+        w.p.link_device(w.dir, "carol", T0)
+        with pytest.raises(PlatformError) as err:
+            _create(w, username="carol")
+        assert err.value.status == 404
+
+    def test_one_pending_per_user(self, w: World) -> None:
+        """A second request while one is pending is SVC-005 with error_data."""
+        first = _create(w)
+        other = w.p.add_service(f"dir:{w.dir}", "Other")
+        with pytest.raises(PlatformError) as err:
+            w.p.create_auth(
+                other.id, {"username": "alice"}, T0 + 5, issuer="x", key_id="k"
+            )
+        assert _code(err) == (400, "SVC-005")
+        assert err.value.data == {
+            "auth_request": first,
+            "expires": "2027-01-15T08:05:00Z",
+            "from_same_service": False,
+        }
+        with pytest.raises(PlatformError) as again:
+            _create(w, now=T0 + 6)
+        assert again.value.data is not None
+        assert again.value.data["from_same_service"] is True
+
+    def test_pending_frees_after_expiry(self, w: World) -> None:
+        """Once the first request expires a new one may be made."""
+        _create(w, ttl=30)
+        assert _create(w, now=T0 + 30)
+
+    def test_denial_reasons_need_inquiry_enabled(self, w: World) -> None:
+        """denial_reasons need the directory flag."""
+        w.p.update_directory(w.dir, denial_context_inquiry_enabled=False)
+        with pytest.raises(PlatformError) as err:
+            _create(w, denial_reasons=REASONS)
+        assert _code(err) == (400, "ARG-001")
+
+    @pytest.mark.parametrize(
+        "reasons",
+        [
+            REASONS[:1],
+            [REASONS[0], {**REASONS[1], "fraud": True}],
+            [REASONS[0], {**REASONS[1], "id": "a"}],
+            [REASONS[0], {**REASONS[1], "id": "toolong"}],
+        ],
+    )
+    def test_denial_reason_rules(self, w: World, reasons: object) -> None:
+        """Too few, no non-fraud, duplicate ids or long ids are ARG-001."""
+        with pytest.raises(PlatformError) as err:
+            _create(w, denial_reasons=reasons)
+        assert _code(err) == (400, "ARG-001")
+
+    def test_org_service_rejects_title(self, w: World) -> None:
+        """title is for Directory Services only."""
+        org_id = w.p.directories[w.dir].org_id
+        svc = w.p.add_service(f"org:{org_id}", "OrgSvc")
+        with pytest.raises(PlatformError) as err:
+            w.p.create_auth(
+                svc.id, {"username": "alice", "title": "t"}, T0, issuer="x", key_id="k"
+            )
+        assert _code(err) == (400, "ARG-001")
+
+    def test_org_service_has_no_push_package(self, w: World) -> None:
+        """An Organization Service's answer has no push_package key."""
+        org_id = w.p.directories[w.dir].org_id
+        svc = w.p.add_service(f"org:{org_id}", "OrgSvc")
+        out = w.p.create_auth(svc.id, {"username": "alice"}, T0, issuer="x", key_id="k")
+        assert "push_package" not in out
+
+    def test_bad_policy_is_svc002(self, w: World) -> None:
+        """A malformed policy is SVC-002."""
+        with pytest.raises(PlatformError) as err:
+            _create(w, policy={"minimum_requirements": "lots"})
+        assert _code(err) == (400, "SVC-002")
+
+    def test_unsatisfiable_policy_is_svc003(self, w: World) -> None:
+        """A policy no device can meet is SVC-003."""
+        policy = {
+            "minimum_requirements": [{"requirement": "authenticated", "possession": 1}]
+        }
+        with pytest.raises(PlatformError) as err:
+            _create(w, policy=policy)
+        assert _code(err) == (400, "SVC-003")
+
+    def test_rate_limit(self) -> None:
+        """More than the allowed creates per window is 429."""
+        w = _world(rate_limit=RateLimit(creates=2, window=60))
+        for i in range(2):
+            w.p.cancel(w.svc, _create(w, now=T0 + i), T0 + i)
+        with pytest.raises(PlatformError) as err:
+            _create(w, now=T0 + 2)
+        assert err.value.status == 429
+        assert _create(w, now=T0 + 60)
+
+
+class TestLifecycle:
+    def test_poll_pending_then_answer(self, w: World) -> None:
+        """Polling gives None until the device answers, then the request."""
+        auth_id = _create(w)
+        assert w.p.poll(w.svc, auth_id, T0 + 1) is None
+        w.p.answer(auth_id, w.device, AnswerSpec(), T0 + 2)
+        auth = w.p.poll(w.svc, auth_id, T0 + 3)
+        assert auth is not None
+        assert auth.answer is not None
+        assert (auth.answer.type, auth.answer.reason) == ("AUTHORIZED", "APPROVED")
+        [event] = w.p.drain_outbox()
+        assert isinstance(event, AuthResponseEvent)
+        assert event.auth_request == auth_id
+
+    def test_poll_expired_is_408(self, w: World) -> None:
+        """After the ttl the poll is 408, and retention ends in 404."""
+        auth_id = _create(w, ttl=30)
+        with pytest.raises(PlatformError) as err:
+            w.p.poll(w.svc, auth_id, T0 + 30)
+        assert err.value.status == 408
+        with pytest.raises(PlatformError) as gone:
+            w.p.poll(w.svc, auth_id, T0 + 30 + 600)
+        assert gone.value.status == 404
+
+    def test_cancel_rules(self, w: World) -> None:
+        """Cancel once is fine; again is SVC-007; polls then say SVC-007."""
+        auth_id = _create(w)
+        w.p.cancel(w.svc, auth_id, T0)
+        for call in (w.p.cancel, w.p.poll):
+            with pytest.raises(PlatformError) as err:
+                call(w.svc, auth_id, T0 + 1)
+            assert _code(err) == (400, "SVC-007")
+
+    def test_cancel_answered_is_svc006(self, w: World) -> None:
+        """An answered request cannot be cancelled."""
+        auth_id = _create(w)
+        w.p.answer(auth_id, w.device, AnswerSpec(action="deny"), T0)
+        with pytest.raises(PlatformError) as err:
+            w.p.cancel(w.svc, auth_id, T0)
+        assert _code(err) == (400, "SVC-006")
+
+    def test_cancel_expired_is_408(self, w: World) -> None:
+        """Cancelling an expired request is 408 (proposal)."""
+        auth_id = _create(w)
+        w.p.expire_now(auth_id, T0 + 1)
+        with pytest.raises(PlatformError) as err:
+            w.p.cancel(w.svc, auth_id, T0 + 1)
+        assert err.value.status == 408
+
+    def test_other_service_cannot_see_request(self, w: World) -> None:
+        """A request reads as unknown to another service."""
+        auth_id = _create(w)
+        other = w.p.add_service(f"dir:{w.dir}", "Other")
+        with pytest.raises(PlatformError) as err:
+            w.p.poll(other.id, auth_id, T0)
+        assert err.value.status == 404
+
+    def test_answer_twice_refused(self, w: World) -> None:
+        """A device cannot answer an answered request."""
+        auth_id = _create(w)
+        w.p.answer(auth_id, w.device, AnswerSpec(), T0)
+        with pytest.raises(PlatformError) as err:
+            w.p.answer(auth_id, w.device, AnswerSpec(), T0)
+        assert err.value.status == 409
+
+    def test_auto_answer(self, w: World) -> None:
+        """An auto rule answers when its time comes."""
+        w.p.set_auto(w.device, AutoRule(answer=AnswerSpec(action="deny"), after=5), T0)
+        auth_id = _create(w)
+        assert w.p.tick(T0 + 4) == []
+        [auth] = w.p.tick(T0 + 5)
+        assert auth.id == auth_id
+        assert auth.answer is not None
+        assert auth.answer.type == "DENIED"
+
+
+class TestAnswers:
+    def test_deny_with_reason(self, w: World) -> None:
+        """A chosen denial reason carries its id and its fraud flag."""
+        auth_id = _create(w, denial_reasons=REASONS)
+        spec = AnswerSpec(action="deny", denial_reason="a")
+        answer = w.p.answer(auth_id, w.device, spec, T0).answer
+        assert answer is not None
+        assert (answer.type, answer.reason, answer.denial_reason) == (
+            "DENIED",
+            "FRAUDULENT",
+            "a",
+        )
+
+    def test_deny_without_custom_reasons(self, w: World) -> None:
+        """Without custom reasons a denial carries no id."""
+        auth_id = _create(w)
+        answer = w.p.answer(auth_id, w.device, AnswerSpec(action="deny"), T0).answer
+        assert answer is not None
+        assert (answer.reason, answer.denial_reason) == ("DISAPPROVED", None)
+
+    def test_fail(self, w: World) -> None:
+        """A failure reports its reason."""
+        auth_id = _create(w)
+        spec = AnswerSpec(action="fail", fail_reason="BUSY_LOCAL")
+        answer = w.p.answer(auth_id, w.device, spec, T0).answer
+        assert answer is not None
+        assert (answer.type, answer.reason) == (
+            "FAILED",
+            "BUSY_LOCAL",
+        )
+
+    def test_geofence(self, w: World) -> None:
+        """An approval outside the fence fails with POLICY; inside it passes."""
+        fence = {"latitude": 36.1, "longitude": -115.1, "radius": 150.0}
+        policy = {
+            "minimum_requirements": [],
+            "factors": [
+                {"factor": "geofence", "attributes": {"locations": [fence]}},
+            ],
+        }
+        auth_id = _create(w, policy=policy)
+        away = AnswerSpec(location=(36.2, -115.1))
+        answer = w.p.answer(auth_id, w.device, away, T0).answer
+        assert answer is not None
+        assert (answer.type, answer.reason) == (
+            "FAILED",
+            "POLICY",
+        )
+        assert answer.auth_policy is not None
+        assert answer.auth_policy["geofences"][0]["radius"] == 150.0
+        auth_id = _create(w, now=T0 + 1, policy=policy)
+        near = AnswerSpec(location=(36.1005, -115.1))
+        answer = w.p.answer(auth_id, w.device, near, T0 + 1).answer
+        assert answer is not None
+        assert answer.type == "AUTHORIZED"
+
+    def test_jailbroken_with_device_integrity(self, w: World) -> None:
+        """A jailbroken device fails a policy with device integrity on."""
+        integrity = {"factor": "device integrity", "attributes": {"factor enabled": 1}}
+        policy = {"factors": [integrity]}
+        auth_id = _create(w, policy=policy)
+        spec = AnswerSpec(jailbroken=True)
+        answer = w.p.answer(auth_id, w.device, spec, T0).answer
+        assert answer is not None
+        assert answer.reason == "POLICY"
+
+    def test_types_policy(self, w: World) -> None:
+        """Using too few factor types fails; using them all passes."""
+        policy = {
+            "minimum_requirements": [
+                {"requirement": "authenticated", "knowledge": 1, "inherence": 1}
+            ]
+        }
+        auth_id = _create(w, policy=policy)
+        spec = AnswerSpec(methods=("PIN_CODE",))
+        answer = w.p.answer(auth_id, w.device, spec, T0).answer
+        assert answer is not None
+        assert answer.reason == "POLICY"
+        assert answer.auth_policy == {
+            "requirement": "types",
+            "types": ["knowledge", "inherence"],
+            "geofences": [],
+        }
+        auth_id = _create(w, now=T0 + 1, policy=policy)
+        answer = w.p.answer(auth_id, w.device, AnswerSpec(), T0 + 1).answer
+        assert answer is not None
+        assert answer.reason == "APPROVED"
+        methods = {m["method"]: m for m in answer.auth_methods}
+        assert len(methods) == 7
+        assert methods["PIN_CODE"]["passed"] is True
+        assert methods["FACE"]["set"] is False
+        assert all(len(m) == 8 for m in answer.auth_methods)
+
+    def test_pins_rotate_fifo(self, w: World) -> None:
+        """Each answer pushes one new PIN and drops the oldest."""
+        first = _create(w)
+        a1 = w.p.answer(first, w.device, AnswerSpec(), T0).answer
+        second = _create(w, now=T0 + 1)
+        a2 = w.p.answer(second, w.device, AnswerSpec(), T0 + 1).answer
+        assert a1 is not None
+        assert a2 is not None
+        assert len(a1.service_pins) == 5
+        assert a2.service_pins[:4] == a1.service_pins[1:]
+
+    def test_legacy_payload(self, w: World) -> None:
+        """The legacy package says response true only for an approval."""
+        auth_id = _create(w)
+        answer = w.p.answer(auth_id, w.device, AnswerSpec(), T0).answer
+        assert answer is not None
+        legacy = answer.legacy_payload(auth_id)
+        assert legacy["response"] is True
+        assert legacy["auth_request"] == auth_id
+
+
+class TestHashesAndSessions:
+    def test_hashes_stable_and_scoped(self, w: World) -> None:
+        """Hashes are stable per (service, user) and differ between services."""
+        other = w.p.add_service(f"dir:{w.dir}", "Other")
+        h1 = w.p.service_user_hash(w.svc, w.user)
+        assert h1 == w.p.service_user_hash(w.svc, w.user)
+        assert h1 != w.p.service_user_hash(other.id, w.user)
+        assert w.p.org_user_hash(w.svc, w.user) == w.p.org_user_hash(other.id, w.user)
+
+    def test_push_id_usable_as_username(self, w: World) -> None:
+        """A user_push_id resolves to the same user."""
+        push_id = w.p.user_push_id(w.svc, w.user)
+        assert w.p.resolve_user(w.svc, push_id).id == w.user
+
+    def test_sessions_and_device_logout(self, w: World) -> None:
+        """A device-side logout ends the session and queues the session-end hook."""
+        w.p.start_session(w.svc, {"username": "alice", "auth_request": "x"}, T0)
+        [session] = w.p.user_sessions(w.user)
+        assert w.p.session_json(session)["service_name"] == "Svc"
+        assert w.p.end_user_sessions(w.user, T0 + 9) == 1
+        [event] = w.p.drain_outbox()
+        assert event == SessionEndEvent(
+            service_id=w.svc,
+            service_user_hash=w.p.service_user_hash(w.svc, w.user),
+            when=T0 + 9,
+            url="http://127.0.0.1:9/cb",
+        )
+
+    def test_service_end_session(self, w: World) -> None:
+        """A service-side end removes the session without a webhook."""
+        w.p.start_session(w.svc, {"username": "alice"}, T0)
+        w.p.end_session(w.svc, {"username": "alice"})
+        assert w.p.user_sessions(w.user) == []
+        assert w.p.drain_outbox() == []
+
+
+class TestTotp:
+    def test_verify(self, w: World) -> None:
+        """The current code verifies, a wrong one does not, no config is 404."""
+        body = {"identifier": "alice", "otp": "000000"}
+        with pytest.raises(PlatformError) as err:
+            w.p.verify_totp(w.svc, body, T0)
+        assert err.value.status == 404
+        config = w.p.generate_totp(w.user)
+        code = _totp.code_at(config.secret, T0)
+        assert w.p.verify_totp(w.svc, {"identifier": "alice", "otp": code}, T0)
+        assert w.p.verify_totp(w.svc, {"identifier": "alice", "otp": code}, T0 + 30)
+        assert not w.p.verify_totp(w.svc, {"identifier": "alice", "otp": code}, T0 + 95)
+        w.p.remove_totp(w.user)
+        with pytest.raises(PlatformError):
+            w.p.verify_totp(w.svc, body, T0)
+
+    def test_rfc6238_vector(self) -> None:
+        """RFC 6238 appendix B, SHA1, T=59: 94287082 (8 digits)."""
+        secret = _totp.secret_from_bytes(b"12345678901234567890")
+        assert _totp.code_at(secret, 59, digits=8) == "94287082"
+
+
+def test_state_names() -> None:
+    """The lifecycle states are the four of emulator-notes 6."""
+    names = {s.value for s in AuthState}
+    assert names == {"PENDING", "RESPONDED", "CANCELED", "EXPIRED"}
+    assert DeviceProfile().methods == ("PIN_CODE", "FINGERPRINT")
