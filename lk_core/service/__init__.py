@@ -27,6 +27,16 @@ from lk_core.service._parse import (
     parse_session_end,
     parse_totp,
 )
+from lk_core.service._plans import (
+    cancel_auth_plan,
+    create_auth_plan,
+    decode_auth_response,
+    get_auth_response_plan,
+    session_end_plan,
+    session_start_plan,
+    verify_totp_plan,
+    webhook_plan,
+)
 from lk_core.service._policy import (
     AuthPolicy,
     AuthPolicyValue,
@@ -84,11 +94,15 @@ __all__ = [
     "WebhookEvent",
     "auth_policy_value_from_json",
     "auth_request_body",
+    "cancel_auth_plan",
     "check_request_id",
+    "create_auth_plan",
+    "decode_auth_response",
     "decode_policy",
     "encode_policy",
     "fence_from_json",
     "fence_to_json",
+    "get_auth_response_plan",
     "parse_auth_package",
     "parse_create_auth",
     "parse_jwe_response",
@@ -98,6 +112,10 @@ __all__ = [
     "policy_from_json",
     "policy_to_json",
     "session_end_body",
+    "session_end_plan",
     "session_start_body",
+    "session_start_plan",
     "totp_body",
+    "verify_totp_plan",
+    "webhook_plan",
 ]

@@ -68,6 +68,7 @@ class AuthPackage(msgspec.Struct, frozen=True, kw_only=True):
     Which inner package to use: ``auth_jwe`` when non-empty, else the legacy ``auth``.
     """
 
+    type: str | None = None
     auth: str | None = None
     auth_jwe: str | None = None
     service_user_hash: str | None = None
@@ -170,6 +171,8 @@ def parse_auth_package(body: bytes | None, *, webhook: bool = False) -> AuthPack
     """
     err = UnexpectedAuthorizationResponse if webhook else UnexpectedAPIResponse
     package = _decode(_PACKAGE, body, err)
+    if package.type not in (None, "AUTHORIZATION_RESPONSE"):
+        raise err("the package is not an authorization response")
     if not package.uses_jwe and (not package.auth or not package.public_key_id):
         raise err("the package has neither auth_jwe nor auth with public_key_id")
     if not webhook:

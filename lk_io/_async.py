@@ -1,0 +1,148 @@
+"""The async Service Client: the same plans as the sync one, run with ``await``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from lk_core import Entity, Headers, TransportError
+from lk_core.service import (
+    AdvancedAuthorizationResponse,
+    AuthorizationRequest,
+    WebhookEvent,
+)
+from lk_io._client import Call, KeyInput, ServiceCalls
+from lk_io._transport import DEFAULT_URL, AsyncioTransport, AsyncTransport, run_async
+
+__all__ = ["AsyncServiceClient"]
+
+T = TypeVar("T")
+
+
+class AsyncServiceClient(ServiceCalls):
+    """Service Client for asyncio (or any event loop, given a matching transport).
+
+    Methods, arguments, results and errors are those of :class:`ServiceClient`, as
+    coroutines. Without ``transport`` it uses :class:`AsyncioTransport` built from
+    ``url`` and ``transport_options``; any object with ``async send(HttpRequest) ->
+    HttpResponse`` (see :class:`AsyncTransport`) works instead.
+    """
+
+    def __init__(
+        self,
+        service_id: str | uuid.UUID,
+        private_key: KeyInput,
+        *,
+        url: str = DEFAULT_URL,
+        transport: AsyncTransport | None = None,
+        decryption_keys: Iterable[KeyInput] = (),
+        issuer: Entity | None = None,
+        retries: int = 2,
+        backoff: float = 0.25,
+        clock: Callable[[], float] = time.time,
+        **transport_options: Any,
+    ) -> None:
+        super().__init__(
+            service_id,
+            private_key,
+            decryption_keys=decryption_keys,
+            issuer=issuer,
+            retries=retries,
+            backoff=backoff,
+            clock=clock,
+        )
+        self._owned: AsyncioTransport | None = None
+        if transport is None:
+            self._owned = AsyncioTransport(
+                url, retries=retries, backoff=backoff, **transport_options
+            )
+        self.transport: AsyncTransport = transport or self._owned  # type: ignore[assignment]
+
+    async def _run(self, call: Call[T]) -> T:
+        attempt = 0
+        while True:
+            plan = call.make(self._view, self._clock())
+            try:
+                return await run_async(
+                    plan, self.transport.send, self._clock, self._store
+                )
+            except TransportError as exc:
+                attempt += 1
+                await asyncio.sleep(self._retry_delay(call, exc, attempt))
+
+    async def authorization_request(
+        self,
+        user: str,
+        context: str | None = None,
+        policy: object = None,
+        title: str | None = None,
+        ttl: int | None = None,
+        push_title: str | None = None,
+        push_body: str | None = None,
+        denial_reasons: Iterable[object] | None = None,
+    ) -> AuthorizationRequest:
+        """See :meth:`ServiceClient.authorization_request`."""
+        return await self._run(
+            self._c_create(
+                user,
+                context=context,
+                policy=policy,
+                title=title,
+                ttl=ttl,
+                push_title=push_title,
+                push_body=push_body,
+                denial_reasons=denial_reasons,
+            )
+        )
+
+    async def get_advanced_authorization_response(
+        self, authorization_request_id: str
+    ) -> AdvancedAuthorizationResponse | None:
+        """See :meth:`ServiceClient.get_advanced_authorization_response`."""
+        return await self._run(self._c_get(authorization_request_id))
+
+    get_authorization_response = get_advanced_authorization_response
+
+    async def cancel_authorization_request(self, authorization_request_id: str) -> None:
+        """See :meth:`ServiceClient.cancel_authorization_request`."""
+        await self._run(self._c_cancel(authorization_request_id))
+
+    async def session_start(
+        self, user: str, authorization_request_id: str | None = None
+    ) -> None:
+        """See :meth:`ServiceClient.session_start`."""
+        await self._run(self._c_session_start(user, authorization_request_id))
+
+    async def session_end(self, user: str) -> None:
+        """See :meth:`ServiceClient.session_end`."""
+        await self._run(self._c_session_end(user))
+
+    async def verify_totp(self, user: str, otp: str) -> bool:
+        """See :meth:`ServiceClient.verify_totp`."""
+        return await self._run(self._c_totp(user, otp))
+
+    async def handle_webhook(
+        self,
+        body: bytes | str,
+        headers: Headers | Any,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> WebhookEvent:
+        """See :meth:`ServiceClient.handle_webhook`."""
+        return await self._run(self._c_webhook(body, headers, method, path))
+
+    handle_advanced_webhook = handle_webhook
+
+    async def aclose(self) -> None:
+        """Close the pooled connections of a transport this client created."""
+        if self._owned is not None:
+            self._owned.close()
+
+    async def __aenter__(self) -> AsyncServiceClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

@@ -1,0 +1,280 @@
+"""Transports that move prepared requests, and the two runners that drive plans.
+
+A transport sends one :class:`~lk_core.HttpRequest` and returns the
+:class:`~lk_core.HttpResponse` exactly as it came off the wire; it knows nothing about
+signing or JSON. Network failures become :class:`~lk_core.TransportError`.
+
+* :class:`Urllib3Transport` - the default: a urllib3 pool with connect/read timeouts,
+  TLS verification always on, an optional proxy, a cap on response size and retries for
+  unsigned GETs only.
+* :class:`AsyncTransport` - the protocol an async client needs: one coroutine
+  ``send(request) -> response``. Adapt any async HTTP library with a few lines.
+* :class:`AsyncioTransport` - the ready adapter: it runs a :class:`Urllib3Transport` in
+  a worker thread, so asyncio programs get pooling, TLS and proxies without a second
+  HTTP stack; the event loop never blocks.
+
+Only unsigned GETs (``/public/v3/ping`` and the public-key fetches) are retried here.
+A signed request carries a one-time ``jti`` that the platform refuses to see twice, so
+a safe signed call (the authorization-response GET) is retried by the client, which
+builds a fresh request; a create, cancel or session call is never repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+import urllib3
+
+from lk_core import (
+    Headers,
+    HttpRequest,
+    HttpResponse,
+    Plan,
+    PlatformView,
+    Received,
+    Send,
+    Store,
+    TransportError,
+)
+
+__all__ = [
+    "DEFAULT_URL",
+    "AsyncTransport",
+    "AsyncioTransport",
+    "Transport",
+    "Urllib3Transport",
+    "run_async",
+    "run_sync",
+]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_URL = "https://api.launchkey.com"
+# Replies of this API are small JSON or JWE documents; anything larger is refused
+# rather than buffered.
+MAX_RESPONSE_BYTES = 1 << 20
+
+
+class Transport(Protocol):
+    """What the sync client needs: send one request, return the raw response."""
+
+    def send(self, request: HttpRequest) -> HttpResponse:
+        """Send ``request``; raise :class:`TransportError` if no response arrived."""
+        ...
+
+
+class AsyncTransport(Protocol):
+    """What the async client needs: the same as :class:`Transport`, awaited.
+
+    An implementation must send ``request.method`` to base URL + ``request.path`` with
+    exactly ``request.headers`` and ``request.body``, must not follow redirects, and
+    must return status, headers, body and reason phrase unchanged. It raises
+    :class:`TransportError` (and nothing else) when no response arrived.
+    """
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        """Send ``request``; raise :class:`TransportError` if no response arrived."""
+        ...
+
+
+def _is_unsigned_get(request: HttpRequest) -> bool:
+    if request.method != "GET":
+        return False
+    return not any(name.lower() == "authorization" for name, _ in request.headers)
+
+
+class Urllib3Transport:
+    """Send requests to one base URL over a urllib3 connection pool.
+
+    ``connect_timeout``/``read_timeout`` are seconds. TLS certificates are verified
+    against ``ca_certs`` (a PEM file) or the system store; pass ``ssl_context`` for
+    anything else (client certificates, pinning). ``proxy_url`` routes every request
+    through that HTTP(S) proxy. ``retries`` and ``backoff`` govern unsigned GETs only:
+    attempt ``n`` waits ``backoff * 2**(n-1)`` seconds first.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        proxy_url: str | None = None,
+        ca_certs: str | None = None,
+        ssl_context: Any = None,
+        maxsize: int = 10,
+        retries: int = 2,
+        backoff: float = 0.25,
+        user_agent: str | None = None,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        self.base_url = base_url.rstrip("/")
+        self.retries = max(0, retries)
+        self.backoff = max(0.0, backoff)
+        self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+        self._user_agent = user_agent
+        pool_args: dict[str, Any] = {
+            "maxsize": maxsize,
+            "timeout": self._timeout,
+            "retries": False,
+            "cert_reqs": "CERT_REQUIRED",
+        }
+        if ca_certs is not None:
+            pool_args["ca_certs"] = ca_certs
+        if ssl_context is not None:
+            pool_args["ssl_context"] = ssl_context
+        self._pool: urllib3.PoolManager
+        if proxy_url is not None:
+            self._pool = urllib3.ProxyManager(proxy_url, **pool_args)
+        else:
+            self._pool = urllib3.PoolManager(**pool_args)
+
+    def send(self, request: HttpRequest) -> HttpResponse:
+        """Send once (unsigned GETs: up to ``1 + retries`` times on network failure)."""
+        attempts = 1 + (self.retries if _is_unsigned_get(request) else 0)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._send_once(request)
+            except TransportError as exc:
+                if attempt == attempts or not exc.retryable:
+                    raise
+                delay = self.backoff * float(2 ** (attempt - 1))
+                logger.info(
+                    "%s %s failed (%s); retry %d in %.2fs",
+                    request.method,
+                    request.path,
+                    exc,
+                    attempt,
+                    delay,
+                )
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover - loop always returns
+
+    def _send_once(self, request: HttpRequest) -> HttpResponse:
+        headers = dict(request.headers)
+        if self._user_agent is not None:
+            headers["User-Agent"] = self._user_agent
+        url = self.base_url + request.path
+        # urllib3 1.26 ships untyped; its 2.x types agree with how it is called here.
+        urlopen: Callable[..., Any] = self._pool.urlopen
+        try:
+            raw = urlopen(
+                request.method,
+                url,
+                body=request.body or None,
+                headers=headers,
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                timeout=self._timeout,
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise TransportError(f"{request.method} {request.path}: {exc}") from None
+        try:
+            body = raw.read(MAX_RESPONSE_BYTES + 1)
+        except urllib3.exceptions.HTTPError as exc:
+            raise TransportError(f"{request.method} {request.path}: {exc}") from None
+        finally:
+            raw.release_conn()
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise TransportError("response larger than 1 MiB refused", retryable=False)
+        logger.debug("%s %s -> %d", request.method, request.path, raw.status)
+        return HttpResponse(
+            status=raw.status,
+            headers=Headers(list(raw.headers.items())),
+            body=body,
+            reason=raw.reason or "",
+        )
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        clear: Callable[[], None] = self._pool.clear
+        clear()
+
+
+class AsyncioTransport:
+    """:class:`AsyncTransport` for asyncio: a :class:`Urllib3Transport` in a thread.
+
+    Takes the same keyword arguments as :class:`Urllib3Transport`, or an existing one
+    as ``transport``. Requests run in the loop's default executor.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        transport: Urllib3Transport | None = None,
+        **options: Any,
+    ) -> None:
+        self.sync = transport or Urllib3Transport(base_url, **options)
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        """Send ``request`` without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self.sync.send, request)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.sync.close()
+
+
+def run_sync(
+    plan: Plan[T],
+    send: Callable[[HttpRequest], HttpResponse],
+    clock: Callable[[], float],
+    store: Callable[[PlatformView], None],
+) -> T:
+    """Drive ``plan`` to its result: send each request, keep each new platform view.
+
+    Errors raised by the plan or by ``send`` propagate unchanged.
+    """
+    reply: object = None
+    try:
+        while True:
+            try:
+                step = plan.send(reply)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+            if isinstance(step, Send):
+                reply = Received(send(step.request), clock())
+            elif isinstance(step, Store):
+                store(step.view)
+                reply = None
+            else:  # pragma: no cover - plans only yield the two step kinds
+                raise TypeError(f"unknown plan step {step!r}")
+    finally:
+        plan.close()
+
+
+async def run_async(
+    plan: Plan[T],
+    send: Callable[[HttpRequest], Awaitable[HttpResponse]],
+    clock: Callable[[], float],
+    store: Callable[[PlatformView], None],
+) -> T:
+    """:func:`run_sync` with an awaited ``send``."""
+    reply: object = None
+    try:
+        while True:
+            try:
+                step = plan.send(reply)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+            if isinstance(step, Send):
+                reply = Received(await send(step.request), clock())
+            elif isinstance(step, Store):
+                store(step.view)
+                reply = None
+            else:  # pragma: no cover - plans only yield the two step kinds
+                raise TypeError(f"unknown plan step {step!r}")
+    finally:
+        plan.close()
