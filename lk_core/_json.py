@@ -9,6 +9,7 @@ deep enough to exhaust the stack. Encoding uses msgspec.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import msgspec
@@ -37,7 +38,17 @@ def _constant(name: str) -> Any:
     raise JSONError(f"{name} is not JSON")
 
 
-_decoder = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant)
+def _float(text: str) -> float:
+    # A literal like 1e400 overflows to infinity, which would slip NaN/Infinity back in.
+    value = float(text)
+    if not math.isfinite(value):
+        raise JSONError(f"number {text[:40]} is out of range")
+    return value
+
+
+_decoder = json.JSONDecoder(
+    object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float
+)
 
 
 def loads(data: bytes | str, *, max_bytes: int = 1 << 20) -> Any:
