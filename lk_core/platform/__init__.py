@@ -30,9 +30,11 @@ from lk_core.platform._model import (
     iso,
 )
 from lk_core.platform._policy import Fence, Policy, parse_legacy
-from lk_core.platform._state import Platform, RateLimit
+from lk_core.platform._server import PlatformServer
+from lk_core.platform._state import DEFAULT_RATE_LIMIT, Platform, RateLimit
 
 __all__ = [
+    "DEFAULT_RATE_LIMIT",
     "Answer",
     "AnswerSpec",
     "AuthRequest",
@@ -52,6 +54,7 @@ __all__ = [
     "Organization",
     "Platform",
     "PlatformError",
+    "PlatformServer",
     "Policy",
     "RateLimit",
     "Service",

@@ -230,6 +230,7 @@ class Session(msgspec.Struct, frozen=True, kw_only=True):
     user_id: str
     auth_request: str | None
     created: int
+    issuer: str  # who started it: the audience of its session-end webhook
 
 
 class TotpConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -259,6 +260,7 @@ class AuthResponseEvent(msgspec.Struct, frozen=True, kw_only=True, tag=True):
 
 class SessionEndEvent(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     service_id: str
+    audience: str
     service_user_hash: str
     when: int
     url: str

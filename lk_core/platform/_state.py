@@ -218,6 +218,11 @@ class Platform:
             return None
         return key
 
+    def newest_key(self, entity: str, now: int) -> EntityKey | None:
+        """The most recently added usable key of an entity."""
+        usable = [k for (e, _), k in self.keys.items() if e == entity and k.usable(now)]
+        return max(usable, key=lambda k: k.created, default=None)
+
     def may_act_for(self, issuer: str, subject: str) -> bool:
         """Own credentials, or a parent acting for its own child (jose.md section 2)."""
         if issuer == subject:
@@ -727,14 +732,20 @@ class Platform:
 
     # ----- sessions -------------------------------------------------------------------
 
-    def start_session(self, service_id: str, body: object, now: int) -> None:
+    def start_session(
+        self, service_id: str, body: object, now: int, *, issuer: str
+    ) -> None:
         fields = _object(body)
         user = self.resolve_user(service_id, fields.get("username"))
         auth_id = fields.get("auth_request")
         if auth_id is not None and not isinstance(auth_id, str):
             raise PlatformError.field("auth_request", "must be a string")
         self.sessions[(service_id, user.id)] = Session(
-            service_id=service_id, user_id=user.id, auth_request=auth_id, created=now
+            service_id=service_id,
+            user_id=user.id,
+            auth_request=auth_id,
+            created=now,
+            issuer=issuer,
         )
 
     def end_session(self, service_id: str, body: object) -> None:
@@ -778,6 +789,7 @@ class Platform:
                 self.outbox.append(
                     SessionEndEvent(
                         service_id=session.service_id,
+                        audience=session.issuer,
                         service_user_hash=self.service_user_hash(
                             session.service_id, user_id
                         ),

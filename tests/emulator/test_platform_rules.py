@@ -455,13 +455,16 @@ class TestHashesAndSessions:
 
     def test_sessions_and_device_logout(self, w: World) -> None:
         """A device-side logout ends the session and queues the session-end hook."""
-        w.p.start_session(w.svc, {"username": "alice", "auth_request": "x"}, T0)
+        w.p.start_session(
+            w.svc, {"username": "alice", "auth_request": "x"}, T0, issuer="svc:s"
+        )
         [session] = w.p.user_sessions(w.user)
         assert w.p.session_json(session)["service_name"] == "Svc"
         assert w.p.end_user_sessions(w.user, T0 + 9) == 1
         [event] = w.p.drain_outbox()
         assert event == SessionEndEvent(
             service_id=w.svc,
+            audience="svc:s",
             service_user_hash=w.p.service_user_hash(w.svc, w.user),
             when=T0 + 9,
             url="http://127.0.0.1:9/cb",
@@ -469,7 +472,7 @@ class TestHashesAndSessions:
 
     def test_service_end_session(self, w: World) -> None:
         """A service-side end removes the session without a webhook."""
-        w.p.start_session(w.svc, {"username": "alice"}, T0)
+        w.p.start_session(w.svc, {"username": "alice"}, T0, issuer="svc:s")
         w.p.end_session(w.svc, {"username": "alice"})
         assert w.p.user_sessions(w.user) == []
         assert w.p.drain_outbox() == []

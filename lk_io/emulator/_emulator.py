@@ -1,0 +1,251 @@
+"""The emulator: the platform core served over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from lk_core._http import HttpRequest
+from lk_core._keys import PrivateKey, generate_private_key, private_key_pem
+from lk_core.platform import DEFAULT_RATE_LIMIT, Platform, RateLimit
+from lk_core.platform._server import PlatformServer
+from lk_io.emulator import _control
+from lk_io.emulator._clock import Clock
+from lk_io.emulator._entropy import SystemEntropy
+from lk_io.emulator._webhooks import WebhookSender
+
+log = logging.getLogger(__name__)
+TICK = 0.05  # seconds between runs of auto-answers, expiry and state saves
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a client needs: ids, private keys (PEM) and the base URL."""
+
+    base_url: str
+    organization_id: str
+    directory_id: str
+    service_id: str
+    service_key: str
+    directory_key: str
+    organization_key: str
+
+    def __repr__(self) -> str:
+        return (
+            f"Credentials(base_url={self.base_url!r}, service_id={self.service_id!r})"
+        )
+
+
+class Emulator:
+    """A local LaunchKey platform with one organization, directory and service.
+
+    Use as a context manager, or call start() and stop(). `state_file` keeps
+    organizations, users, devices and keys in SQLite across restarts.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Clock | None = None,
+        state_file: str | Path | None = None,
+        rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
+        allow_remote_webhooks: bool = False,
+        callback_url: str | None = None,
+    ) -> None:
+        self.clock = clock or Clock()
+        self.lock = threading.RLock()
+        self._host, self._port = host, port
+        self._stop = threading.Event()
+        self._dirty = False
+        self._httpd: ThreadingHTTPServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._store = None
+        now = self.clock.seconds()
+        loaded = None
+        if state_file is not None:
+            from lk_io.emulator._store import Store
+
+            self._store = Store(Path(state_file))
+            loaded = self._store.load(SystemEntropy(), rate_limit)
+        if loaded is not None:
+            self.platform, keys, self._creds = loaded
+        else:
+            self.platform = Platform(SystemEntropy(), rate_limit=rate_limit)
+            keys = [generate_private_key()]
+            self._creds = self._bootstrap(now, callback_url)
+        self.server = PlatformServer(self.platform, keys)
+        self.sender = WebhookSender(self._render, allow_remote=allow_remote_webhooks)
+        self._dirty = True
+
+    def _bootstrap(self, now: int, callback_url: str | None) -> dict[str, str]:
+        p = self.platform
+        org = p.add_organization("Emulated Organization")
+        directory = p.add_directory(
+            org.id, "Emulated Directory", denial_context_inquiry_enabled=True
+        )
+        service = p.add_service(
+            f"dir:{directory.id}", "Emulated Service", callback_url=callback_url
+        )
+        creds = {
+            "organization_id": org.id,
+            "directory_id": directory.id,
+            "service_id": service.id,
+        }
+        for entity, name in (
+            (f"org:{org.id}", "organization_key"),
+            (f"dir:{directory.id}", "directory_key"),
+            (f"svc:{service.id}", "service_key"),
+        ):
+            key = generate_private_key()
+            p.add_key(entity, key.public.pem, now)
+            creds[name] = private_key_pem(key)
+        return creds
+
+    # ----- life cycle -----------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        handler = type("Handler", (_Handler,), {"emulator": self})
+        self._httpd = ThreadingHTTPServer((self._host, self._port), handler)
+        self._httpd.daemon_threads = True
+        self.platform.qrcode_base = f"{self.base_url}/_emulator/qrcode/"
+        for target, name in (
+            (self._httpd.serve_forever, "lk-emulator-http"),
+            (self._ticker, "lk-emulator-tick"),
+        ):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("emulator listening on %s", self.base_url)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.sender.close()
+        self._save()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("emulator not started")
+        return f"http://{self._host}:{self._httpd.server_port}"
+
+    @property
+    def credentials(self) -> Credentials:
+        return Credentials(base_url=self.base_url, **self._creds)
+
+    @property
+    def directory_id(self) -> str:
+        return self._creds["directory_id"]
+
+    @property
+    def service_id(self) -> str:
+        return self._creds["service_id"]
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "organization_id": self._creds["organization_id"],
+            "directory_id": self.directory_id,
+            "service_id": self.service_id,
+            "platform_key_ids": [k.kid for k in self.server.keys],
+            "now": self.clock.seconds(),
+        }
+
+    # ----- work -----------------------------------------------------------------------
+
+    def handle(self, request: HttpRequest) -> tuple[int, list[tuple[str, str]], bytes]:
+        """One platform API request, under the lock; queued webhooks go out after."""
+        with self.lock:
+            now = self.clock.seconds()
+            self.platform.tick(now)
+            response = self.server.handle(request, now)
+            self.after_change()
+        return response.status, list(response.headers), response.body
+
+    def after_change(self) -> None:
+        """Hand queued events to the sender and mark state for saving (lock held)."""
+        for event in self.platform.drain_outbox():
+            self.sender.submit(event)
+        self._dirty = True
+
+    def _render(self, event: Any) -> HttpRequest | None:
+        with self.lock:
+            return self.server.webhook(event, self.clock.seconds(), str(uuid.uuid4()))
+
+    def _ticker(self) -> None:
+        while not self._stop.wait(TICK):
+            with self.lock:
+                if self.platform.tick(self.clock.seconds()):
+                    self.after_change()
+            self._save()
+
+    def _save(self) -> None:
+        if self._store is None or not self._dirty:
+            return
+        with self.lock:
+            self._dirty = False
+            self._store.save(self.platform, self.server.keys, self._creds)
+
+    def rotate_platform_key(self, key: PrivateKey | None = None) -> str:
+        with self.lock:
+            self.server.rotate(key or generate_private_key())
+            self._dirty = True
+            return self.server.current_key.kid
+
+
+class _Handler(BaseHTTPRequestHandler):
+    emulator: Emulator
+    protocol_version = "HTTP/1.1"
+    server_version = "lk-emulator"
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path = self.path.split("?", 1)[0]
+        if path.startswith("/_emulator/"):
+            status, out = _control.handle(self.emulator, self.command, path, body)
+            headers = [("Content-Type", "application/json")]
+        else:
+            request = HttpRequest(
+                method=self.command,
+                path=self.path,
+                headers=tuple(self.headers.items()),
+                body=body,
+            )
+            status, headers, out = self.emulator.handle(request)
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(out)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
