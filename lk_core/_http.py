@@ -19,6 +19,13 @@ HeadersInput = Mapping[str, Any] | Iterable[tuple[str, Any]]
 MAX_HEADERS = 256
 
 
+def _text(value: object) -> str:
+    # ASGI servers hand out raw (bytes, bytes) pairs; HTTP header bytes are latin-1.
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("latin-1")
+    return str(value)
+
+
 class Headers:
     """An immutable, case-insensitive, multi-valued header collection."""
 
@@ -39,12 +46,11 @@ class Headers:
                 pairs = headers
             for pair in pairs:
                 name, value = pair
+                name = _text(name)
                 if isinstance(value, list | tuple):
-                    items.extend((str(name), str(v)) for v in value)
-                elif isinstance(value, bytes):
-                    items.append((str(name), value.decode("latin-1")))
+                    items.extend((name, _text(v)) for v in value)
                 else:
-                    items.append((str(name), str(value)))
+                    items.append((name, _text(value)))
                 if len(items) > MAX_HEADERS:
                     raise ValueError(f"more than {MAX_HEADERS} header values")
         self._items: tuple[tuple[str, str], ...] = tuple(items)
@@ -74,7 +80,8 @@ class Headers:
         return isinstance(other, Headers) and other._lower == self._lower
 
     def __hash__(self) -> int:
-        return hash(self._items)
+        # Must agree with __eq__, which ignores the case of names.
+        return hash(frozenset((k, tuple(v)) for k, v in self._lower.items()))
 
     def __repr__(self) -> str:
         # Header values carry tokens; show names only.
