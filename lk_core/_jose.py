@@ -211,7 +211,8 @@ def jws_parse(token: str | bytes) -> UnverifiedJWS:
         raise InvalidJWTResponse("JWT header too large")
     header = _json_object(h64, "JWT header", InvalidJWTResponse)
     alg = header.get("alg")
-    if alg not in JWS_ALGS:
+    # The isinstance test first: a list or object alg is unhashable for the set lookup.
+    if not isinstance(alg, str) or alg not in JWS_ALGS:
         raise InvalidJWTResponse(f"JWT alg {alg!r}; expected one of {sorted(JWS_ALGS)}")
     if "crit" in header:
         raise InvalidJWTResponse("JWT header has crit parameters we do not implement")
