@@ -49,6 +49,7 @@ from ._keys import KeyRing, PrivateKey, PublicKey
 __all__ = [
     "AUDIENCE",
     "LEEWAY",
+    "MAX_TOKEN_LIFETIME",
     "PLATFORM",
     "Entity",
     "EntityType",
@@ -72,6 +73,10 @@ LEEWAY: Final = 30  # seconds of clock skew tolerated on nbf, iat and exp (jose.
 REQUEST_LIFETIME: Final = 5  # exp = nbf + 5 on requests
 # What the emulator tolerates on incoming requests (emulator-notes.md 2).
 PLATFORM_SKEW: Final = 5
+# Latest ``exp`` accepted, counted from now. Platform tokens live 5 s; a token valid for
+# days could be replayed for days, and would pin its id in a replay guard as long. Ten
+# minutes is the longest an authorization request itself may live (ttl <= 600).
+MAX_TOKEN_LIFETIME: Final = 600
 
 _FUNCS: Final[dict[str, Callable[[bytes], Any]]] = {
     "S256": hashlib.sha256,
@@ -154,6 +159,8 @@ def _check_times(claims: Mapping[str, Any], now: int, before: int, after: int) -
         raise JWTValidationFailure("exp", f">= {now - after}", exp)
     if exp < nbf:
         raise JWTValidationFailure("exp", f">= nbf {nbf}", exp)
+    if exp > now + MAX_TOKEN_LIFETIME:
+        raise JWTValidationFailure("exp", f"<= {now + MAX_TOKEN_LIFETIME}", exp)
 
 
 def _expect(claims: Mapping[str, Any], name: str, expected: object) -> None:
