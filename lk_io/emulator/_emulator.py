@@ -17,6 +17,7 @@ from lk_core.platform import DEFAULT_RATE_LIMIT, Platform, RateLimit
 from lk_core.platform._server import PlatformServer
 from lk_io.emulator import _control
 from lk_io.emulator._clock import Clock
+from lk_io.emulator._device import EmulatorControl, VirtualDevice
 from lk_io.emulator._entropy import SystemEntropy
 from lk_io.emulator._webhooks import WebhookSender
 
@@ -164,6 +165,19 @@ class Emulator:
     @property
     def service_id(self) -> str:
         return self._creds["service_id"]
+
+    @property
+    def control(self) -> EmulatorControl:
+        """Test hooks over the control API (expiry, clock, services, stats)."""
+        return EmulatorControl(self.base_url)
+
+    def add_user(self, identifier: str, **profile: Any) -> VirtualDevice:
+        """A Directory User with a linked virtual device (methods, location...)."""
+        return self.control.add_user(identifier, **profile)
+
+    def wait_webhooks(self, timeout: float = 10.0) -> bool:
+        """Block until every queued webhook is delivered; False on timeout."""
+        return self.sender.wait_idle(timeout)
 
     def info(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,197 @@
+"""Our Service client against the emulator over real 127.0.0.1 sockets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from lk_core import (
+    AuthorizationInProgress,
+    AuthorizationRequestCanceled,
+    AuthorizationResponseExists,
+    EntityNotFound,
+    PolicyFailure,
+    RequestTimedOut,
+)
+from lk_core.service import (
+    AdvancedAuthorizationResponse,
+    AuthPolicy,
+    AuthResponseReason,
+    AuthResponseType,
+    DenialReason,
+    SessionEndRequest,
+)
+from lk_io import ServiceClient, ServiceFactory
+from lk_io.emulator import Emulator, VirtualDevice, WebhookReceiver
+
+REASONS = [DenialReason("f", "Not me", True), DenialReason("ok", "Oops", False)]
+
+
+@pytest.fixture(scope="module")
+def client(emulator: Emulator) -> Iterator[ServiceClient]:
+    creds = emulator.credentials
+    factory = ServiceFactory(creds.service_id, creds.service_key, url=creds.base_url)
+    with factory.make_service_client() as c:
+        yield c
+
+
+def _answer(client: ServiceClient, auth_id: str) -> AdvancedAuthorizationResponse:
+    response = client.get_advanced_authorization_response(auth_id)
+    assert response is not None
+    return response
+
+
+def test_approve_by_polling(client: ServiceClient, device: VirtualDevice) -> None:
+    """Pending polls give None; after approval the answer is authorized."""
+    request = client.authorization_request(device.identifier, context="Log in")
+    assert list(request.device_ids or ()) == [device.id]
+    assert client.get_advanced_authorization_response(request.auth_request) is None
+    device.approve()
+    response = _answer(client, request.auth_request)
+    assert response.authorized is True
+    assert response.type is AuthResponseType.AUTHORIZED
+    assert response.device_id == device.id
+    assert len(response.service_pins) == 5
+    assert response.authorization_request_id == request.auth_request
+
+
+def test_user_push_id_as_username(client: ServiceClient, device: VirtualDevice) -> None:
+    """The user_push_id of an answer works as the username of the next request."""
+    first = client.authorization_request(device.identifier)
+    device.approve()
+    push_id = _answer(client, first.auth_request).user_push_id
+    second = client.authorization_request(push_id)
+    assert list(second.device_ids or ()) == [device.id]
+
+
+def test_deny_fraud_with_reason(client: ServiceClient, device: VirtualDevice) -> None:
+    """A denial with a fraud reason comes back DENIED / FRAUDULENT with its id."""
+    request = client.authorization_request(device.identifier, denial_reasons=REASONS)
+    device.deny(reason="f")
+    response = _answer(client, request.auth_request)
+    assert response.type is AuthResponseType.DENIED
+    assert response.reason is AuthResponseReason.FRAUDULENT
+    assert response.fraud is True
+    assert response.denial_reason == "f"
+
+
+def test_fail(client: ServiceClient, device: VirtualDevice) -> None:
+    """A failed answer carries its reason."""
+    request = client.authorization_request(device.identifier)
+    device.fail(reason="SENSOR")
+    response = _answer(client, request.auth_request)
+    assert response.type is AuthResponseType.FAILED
+    assert response.reason is AuthResponseReason.SENSOR
+    assert response.authorized is False
+
+
+def test_policy_geofence(client: ServiceClient, device: VirtualDevice) -> None:
+    """A geofence policy fails for a device elsewhere and reports the fence."""
+    policy = AuthPolicy()
+    policy.add_geofence(latitude=27.175, longitude=78.0422, radius=195)
+    request = client.authorization_request(device.identifier, policy=policy)
+    device.approve(location=(48.8584, 2.2945))
+    response = _answer(client, request.auth_request)
+    assert response.reason is AuthResponseReason.POLICY
+    assert response.policy is not None
+
+
+def test_unsatisfiable_policy(client: ServiceClient, device: VirtualDevice) -> None:
+    """Asking for possession from a PIN+fingerprint device is PolicyFailure."""
+    policy = AuthPolicy(possession=True)
+    with pytest.raises(PolicyFailure):
+        client.authorization_request(device.identifier, policy=policy)
+
+
+def test_timeout(
+    client: ServiceClient, emulator: Emulator, device: VirtualDevice
+) -> None:
+    """An expired request polls as RequestTimedOut."""
+    request = client.authorization_request(device.identifier, ttl=30)
+    emulator.control.expire(request.auth_request)
+    with pytest.raises(RequestTimedOut):
+        client.get_advanced_authorization_response(request.auth_request)
+
+
+def test_cancel_rules(client: ServiceClient, device: VirtualDevice) -> None:
+    """Cancel, then cancel again and poll: both AuthorizationRequestCanceled."""
+    request = client.authorization_request(device.identifier)
+    client.cancel_authorization_request(request.auth_request)
+    with pytest.raises(AuthorizationRequestCanceled):
+        client.cancel_authorization_request(request.auth_request)
+    with pytest.raises(AuthorizationRequestCanceled):
+        client.get_advanced_authorization_response(request.auth_request)
+    answered = client.authorization_request(device.identifier)
+    device.approve()
+    with pytest.raises(AuthorizationResponseExists):
+        client.cancel_authorization_request(answered.auth_request)
+
+
+def test_in_progress(client: ServiceClient, device: VirtualDevice) -> None:
+    """A second request while one is pending names the first one."""
+    first = client.authorization_request(device.identifier)
+    with pytest.raises(AuthorizationInProgress) as err:
+        client.authorization_request(device.identifier)
+    assert err.value.authorization_request_id == first.auth_request
+    assert err.value.from_same_service is True
+    assert err.value.expires is not None
+
+
+def test_unknown_user(client: ServiceClient) -> None:
+    """An unknown username is EntityNotFound."""
+    with pytest.raises(EntityNotFound):
+        client.authorization_request("nobody-here")
+
+
+def test_unknown_request(client: ServiceClient) -> None:
+    """Polling an unknown id is EntityNotFound."""
+    with pytest.raises(EntityNotFound):
+        client.get_advanced_authorization_response(
+            "00000000-0000-4000-8000-000000000000"
+        )
+
+
+def test_webhook_matches_poll(
+    client: ServiceClient,
+    receiver: WebhookReceiver,
+    device: VirtualDevice,
+) -> None:
+    """The auth-response webhook decodes to the same answer as polling."""
+    before = len(receiver.received)
+    request = client.authorization_request(device.identifier)
+    device.deny(fraud=False)
+    [hook] = receiver.wait_for(before + 1)[before:]
+    event = client.handle_webhook(hook.body, hook.headers, hook.method, hook.path)
+    assert isinstance(event, AdvancedAuthorizationResponse)
+    assert event == _answer(client, request.auth_request)
+    assert event.reason is AuthResponseReason.DISAPPROVED
+
+
+def test_sessions_and_device_logout(
+    client: ServiceClient,
+    emulator: Emulator,
+    receiver: WebhookReceiver,
+    device: VirtualDevice,
+) -> None:
+    """Start a session, log out from the device, get the session-end webhook."""
+    request = client.authorization_request(device.identifier)
+    device.approve()
+    user_hash = _answer(client, request.auth_request).service_user_hash
+    emulator.wait_webhooks()
+    before = len(receiver.received)
+    client.session_start(device.identifier, request.auth_request)
+    assert device.logout() == 1
+    [hook] = receiver.wait_for(before + 1)[before:]
+    event = client.handle_webhook(hook.body, hook.headers, hook.method, hook.path)
+    assert isinstance(event, SessionEndRequest)
+    assert event.service_user_hash == user_hash
+    client.session_start(device.identifier, request.auth_request)
+    client.session_end(device.identifier)
+    assert device.logout() == 0
+
+
+def test_session_unknown_user(client: ServiceClient) -> None:
+    """Sessions for an unknown user are EntityNotFound."""
+    with pytest.raises(EntityNotFound):
+        client.session_start("nobody-here", None)
