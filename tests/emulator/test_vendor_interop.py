@@ -1,0 +1,249 @@
+"""The vendor SDK (launchkey 4.0.1), unchanged, against the emulator over 127.0.0.1.
+
+It is the reference for what the real platform must look like to a client: every
+Service call, both webhook kinds, and the Directory calls used to set users up.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from lk_core.platform import _totp
+from lk_io.emulator import Emulator, Received, VirtualDevice, WebhookReceiver
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from launchkey.entities.service import (
+        AdvancedAuthorizationResponse,
+        AuthPolicy,
+        AuthResponseReason,
+        AuthResponseType,
+        DenialReason,
+        SessionEndRequest,
+    )
+    from launchkey.exceptions import (
+        AuthorizationInProgress,
+        AuthorizationRequestCanceled,
+        AuthorizationResponseExists,
+        EntityNotFound,
+        RequestTimedOut,
+    )
+    from launchkey.factories import DirectoryFactory, ServiceFactory
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def vendor(emulator: Emulator) -> Any:
+    creds = emulator.credentials
+    factory = ServiceFactory(
+        creds.service_id, creds.service_key, url=creds.base_url, testing=True
+    )
+    return factory.make_service_client()
+
+
+@pytest.fixture(scope="module")
+def vendor_directory(emulator: Emulator) -> Any:
+    creds = emulator.credentials
+    factory = DirectoryFactory(
+        creds.directory_id, creds.directory_key, url=creds.base_url, testing=True
+    )
+    return factory.make_directory_client()
+
+
+def _hook(vendor: Any, hook: Received) -> Any:
+    return vendor.handle_webhook(
+        hook.body.decode(), dict(hook.headers), hook.method, hook.path
+    )
+
+
+def _next_hook(receiver: WebhookReceiver, emulator: Emulator, before: int) -> Received:
+    assert emulator.wait_webhooks()
+    hooks = receiver.wait_for(before + 1)
+    assert len(hooks) == before + 1
+    return hooks[before]
+
+
+@pytest.fixture
+def answered(vendor: Any, device: VirtualDevice) -> Iterator[Any]:
+    """Create a request, let the test answer it, then fetch the vendor's view."""
+
+    def run(action: str, **options: Any) -> AdvancedAuthorizationResponse:
+        request = vendor.authorization_request(
+            device.identifier,
+            context="Interop",
+            denial_reasons=[
+                DenialReason("F1", "Not me", True),
+                DenialReason("N1", "Changed mind", False),
+            ],
+        )
+        assert vendor.get_advanced_authorization_response(request.auth_request) is None
+        device.answer(action, request.auth_request, **options)  # type: ignore[arg-type]
+        response = vendor.get_advanced_authorization_response(request.auth_request)
+        assert response.authorization_request_id == request.auth_request
+        return response
+
+    yield run
+
+
+def test_approve(answered: Any, device: VirtualDevice) -> None:
+    """Approval: authorized, APPROVED, pins, hashes, device id, methods."""
+    response = answered("approve")
+    assert response.authorized is True
+    assert response.type is AuthResponseType.AUTHORIZED
+    assert response.reason is AuthResponseReason.APPROVED
+    assert response.device_id == device.id
+    assert len(response.service_pins) == 5
+    assert response.service_user_hash
+    assert response.organization_user_hash
+    assert response.user_push_id
+    assert len(response.auth_methods) == 7
+
+
+def test_deny(answered: Any) -> None:
+    """Denial with a non-fraud reason."""
+    response = answered("deny", denial_reason="N1")
+    assert response.authorized is False
+    assert response.type is AuthResponseType.DENIED
+    assert response.reason is AuthResponseReason.DISAPPROVED
+    assert response.denial_reason == "N1"
+    assert response.fraud is False
+
+
+def test_fraud(answered: Any) -> None:
+    """Denial with a fraud reason."""
+    response = answered("deny", denial_reason="F1")
+    assert response.reason is AuthResponseReason.FRAUDULENT
+    assert response.fraud is True
+
+
+def test_fail(answered: Any) -> None:
+    """A failed authentication."""
+    response = answered("fail", fail_reason="AUTHENTICATION")
+    assert response.type is AuthResponseType.FAILED
+    assert response.reason is AuthResponseReason.AUTHENTICATION
+
+
+def test_policy_is_reported(vendor: Any, device: VirtualDevice) -> None:
+    """An amount policy comes back in the response's policy."""
+    request = vendor.authorization_request(device.identifier, policy=AuthPolicy(any=2))
+    device.approve()
+    response = vendor.get_advanced_authorization_response(request.auth_request)
+    assert response.authorized is True
+    assert response.policy.amount == 2
+
+
+def test_timeout(vendor: Any, emulator: Emulator, device: VirtualDevice) -> None:
+    """An expired request raises RequestTimedOut."""
+    request = vendor.authorization_request(device.identifier, ttl=30)
+    emulator.control.expire(request.auth_request)
+    with pytest.raises(RequestTimedOut):
+        vendor.get_advanced_authorization_response(request.auth_request)
+
+
+def test_cancel(vendor: Any, device: VirtualDevice) -> None:
+    """Cancel works once; then cancel and poll say cancelled; answered is final."""
+    request = vendor.authorization_request(device.identifier)
+    vendor.cancel_authorization_request(request.auth_request)
+    with pytest.raises(AuthorizationRequestCanceled):
+        vendor.cancel_authorization_request(request.auth_request)
+    with pytest.raises(AuthorizationRequestCanceled):
+        vendor.get_advanced_authorization_response(request.auth_request)
+    answered = vendor.authorization_request(device.identifier)
+    device.approve()
+    with pytest.raises(AuthorizationResponseExists):
+        vendor.cancel_authorization_request(answered.auth_request)
+
+
+def test_in_progress(vendor: Any, device: VirtualDevice) -> None:
+    """AuthorizationInProgress carries the blocking id, expiry and same-service flag."""
+    first = vendor.authorization_request(device.identifier)
+    with pytest.raises(AuthorizationInProgress) as err:
+        vendor.authorization_request(device.identifier)
+    assert err.value.authorization_request_id == first.auth_request
+    assert err.value.from_same_service is True
+    assert err.value.expires is not None
+
+
+def test_unknown_user(vendor: Any) -> None:
+    """Unknown usernames are EntityNotFound."""
+    with pytest.raises(EntityNotFound):
+        vendor.authorization_request("no-such-user")
+
+
+def test_sessions(vendor: Any, vendor_directory: Any, device: VirtualDevice) -> None:
+    """session_start shows in the directory's session list; session_end removes it."""
+    request = vendor.authorization_request(device.identifier)
+    device.approve()
+    vendor.session_start(device.identifier, request.auth_request)
+    [session] = vendor_directory.get_all_service_sessions(device.identifier)
+    assert session.auth_request == request.auth_request
+    vendor.session_end(device.identifier)
+    assert vendor_directory.get_all_service_sessions(device.identifier) == []
+
+
+def test_totp(vendor: Any, vendor_directory: Any, device: VirtualDevice) -> None:
+    """A code from the generated secret verifies; a wrong one does not."""
+    with pytest.raises(EntityNotFound):
+        vendor.verify_totp(device.identifier, "123456")
+    totp = vendor_directory.generate_user_totp(device.identifier)
+    code = _totp.code_at(totp.secret, int(time.time()))
+    assert vendor.verify_totp(device.identifier, code) is True
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    assert vendor.verify_totp(device.identifier, wrong) is False
+    vendor_directory.remove_user_totp(device.identifier)
+
+
+def test_auth_webhook(
+    vendor: Any,
+    emulator: Emulator,
+    receiver: WebhookReceiver,
+    device: VirtualDevice,
+) -> None:
+    """The authorization-response webhook is accepted and matches the poll."""
+    emulator.wait_webhooks()
+    before = len(receiver.received)
+    request = vendor.authorization_request(device.identifier)
+    device.approve()
+    event = _hook(vendor, _next_hook(receiver, emulator, before))
+    assert isinstance(event, AdvancedAuthorizationResponse)
+    polled = vendor.get_advanced_authorization_response(request.auth_request)
+    assert event.authorization_request_id == request.auth_request
+    assert event.service_user_hash == polled.service_user_hash
+    assert event.service_pins == polled.service_pins
+
+
+def test_session_end_webhook(
+    vendor: Any,
+    emulator: Emulator,
+    receiver: WebhookReceiver,
+    device: VirtualDevice,
+) -> None:
+    """A device logout reaches the vendor as a SessionEndRequest."""
+    request = vendor.authorization_request(device.identifier)
+    device.approve()
+    polled = vendor.get_advanced_authorization_response(request.auth_request)
+    vendor.session_start(device.identifier, request.auth_request)
+    emulator.wait_webhooks()
+    before = len(receiver.received)
+    device.logout()
+    event = _hook(vendor, _next_hook(receiver, emulator, before))
+    assert isinstance(event, SessionEndRequest)
+    assert event.service_user_hash == polled.service_user_hash
+
+
+def test_directory_devices(vendor_directory: Any, emulator: Emulator) -> None:
+    """Link through the Directory API, complete on the device, list, unlink."""
+    link = vendor_directory.link_device("linked-by-directory")
+    assert len(link.code) >= 7
+    device = emulator.control.link(link.code)
+    [listed] = vendor_directory.get_linked_devices("linked-by-directory")
+    assert listed.id == device.id
+    assert listed.status.is_active is True
+    vendor_directory.unlink_device("linked-by-directory", device.id)
+    assert vendor_directory.get_linked_devices("linked-by-directory") == []
