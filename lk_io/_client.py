@@ -123,58 +123,35 @@ class ServiceCalls:
         logger.info("%s failed (%s); retry %d in %.2fs", call.name, exc, attempt, delay)
         return delay
 
-    def _c_create(self, user: object, **options: object) -> Call[AuthorizationRequest]:
+    def _call(
+        self, name: str, plan: Callable[..., Plan[T]], *args: object, **options: object
+    ) -> Call[T]:
         creds, jti = self._creds, self._new_jti
 
-        def make(view: PlatformView, now: float) -> Plan[AuthorizationRequest]:
-            return create_auth_plan(view, creds, user, now=now, new_jti=jti, **options)
+        def make(view: PlatformView, now: float) -> Plan[T]:
+            return plan(view, creds, *args, now=now, new_jti=jti, **options)
 
-        # Never repeated: a second create would make a second request for the user.
-        return Call("authorization_request", make, safe=False)
+        # Only the GET of a response is repeated after a network failure: a second
+        # create, cancel or session call would act twice.
+        return Call(name, make, safe=plan is get_auth_response_plan)
+
+    def _c_create(self, user: object, **options: object) -> Call[AuthorizationRequest]:
+        return self._call("authorization_request", create_auth_plan, user, **options)
 
     def _c_get(self, request_id: object) -> Call[AdvancedAuthorizationResponse | None]:
-        creds, jti = self._creds, self._new_jti
-
-        def make(
-            view: PlatformView, now: float
-        ) -> Plan[AdvancedAuthorizationResponse | None]:
-            return get_auth_response_plan(view, creds, request_id, now=now, new_jti=jti)
-
-        return Call("get_advanced_authorization_response", make, safe=True)
+        return self._call("get_auth_response", get_auth_response_plan, request_id)
 
     def _c_cancel(self, request_id: object) -> Call[None]:
-        creds, jti = self._creds, self._new_jti
-
-        def make(view: PlatformView, now: float) -> Plan[None]:
-            return cancel_auth_plan(view, creds, request_id, now=now, new_jti=jti)
-
-        return Call("cancel_authorization_request", make, safe=False)
+        return self._call("cancel_authorization", cancel_auth_plan, request_id)
 
     def _c_session_start(self, user: object, request_id: object) -> Call[None]:
-        creds, jti = self._creds, self._new_jti
-
-        def make(view: PlatformView, now: float) -> Plan[None]:
-            return session_start_plan(
-                view, creds, user, request_id, now=now, new_jti=jti
-            )
-
-        return Call("session_start", make, safe=False)
+        return self._call("session_start", session_start_plan, user, request_id)
 
     def _c_session_end(self, user: object) -> Call[None]:
-        creds, jti = self._creds, self._new_jti
-
-        def make(view: PlatformView, now: float) -> Plan[None]:
-            return session_end_plan(view, creds, user, now=now, new_jti=jti)
-
-        return Call("session_end", make, safe=False)
+        return self._call("session_end", session_end_plan, user)
 
     def _c_totp(self, user: object, otp: object) -> Call[bool]:
-        creds, jti = self._creds, self._new_jti
-
-        def make(view: PlatformView, now: float) -> Plan[bool]:
-            return verify_totp_plan(view, creds, user, otp, now=now, new_jti=jti)
-
-        return Call("verify_totp", make, safe=False)
+        return self._call("verify_totp", verify_totp_plan, user, otp)
 
     def _c_webhook(
         self, body: object, headers: object, method: str | None, path: str | None

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import urllib3
 
@@ -37,7 +37,6 @@ from lk_core import (
     PlatformView,
     Received,
     Send,
-    Store,
     TransportError,
 )
 
@@ -225,6 +224,28 @@ class AsyncioTransport:
         self.sync.close()
 
 
+class _Done(Generic[T]):
+    __slots__ = ("value",)
+
+    def __init__(self, value: T) -> None:
+        self.value = value
+
+
+def _advance(
+    plan: Plan[T], reply: Received | None, store: Callable[[PlatformView], None]
+) -> HttpRequest | _Done[T]:
+    """Run ``plan`` until it needs a request sent (returned) or finishes."""
+    while True:
+        try:
+            step = plan.send(reply)
+        except StopIteration as done:
+            return _Done(done.value)
+        if isinstance(step, Send):
+            return step.request
+        store(step.view)
+        reply = None
+
+
 def run_sync(
     plan: Plan[T],
     send: Callable[[HttpRequest], HttpResponse],
@@ -233,23 +254,14 @@ def run_sync(
 ) -> T:
     """Drive ``plan`` to its result: send each request, keep each new platform view.
 
-    Errors raised by the plan or by ``send`` propagate unchanged.
+    ``clock`` gives the local unix time each answer arrived. Errors raised by the plan
+    or by ``send`` propagate unchanged.
     """
-    reply: object = None
+    reply: Received | None = None
     try:
-        while True:
-            try:
-                step = plan.send(reply)
-            except StopIteration as done:
-                result: T = done.value
-                return result
-            if isinstance(step, Send):
-                reply = Received(send(step.request), clock())
-            elif isinstance(step, Store):
-                store(step.view)
-                reply = None
-            else:  # pragma: no cover - plans only yield the two step kinds
-                raise TypeError(f"unknown plan step {step!r}")
+        while not isinstance(step := _advance(plan, reply, store), _Done):
+            reply = Received(send(step), clock())
+        return step.value
     finally:
         plan.close()
 
@@ -261,20 +273,10 @@ async def run_async(
     store: Callable[[PlatformView], None],
 ) -> T:
     """:func:`run_sync` with an awaited ``send``."""
-    reply: object = None
+    reply: Received | None = None
     try:
-        while True:
-            try:
-                step = plan.send(reply)
-            except StopIteration as done:
-                result: T = done.value
-                return result
-            if isinstance(step, Send):
-                reply = Received(await send(step.request), clock())
-            elif isinstance(step, Store):
-                store(step.view)
-                reply = None
-            else:  # pragma: no cover - plans only yield the two step kinds
-                raise TypeError(f"unknown plan step {step!r}")
+        while not isinstance(step := _advance(plan, reply, store), _Done):
+            reply = Received(await send(step), clock())
+        return step.value
     finally:
         plan.close()

@@ -1,0 +1,185 @@
+"""handle_webhook against webhooks signed by the in-memory fake platform."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+from service_fake import FakePlatform, key
+
+from lk_core import (
+    EntityKeyNotFound,
+    HttpRequest,
+    HttpResponse,
+    UnableToDecryptWebhookRequest,
+    UnexpectedAuthorizationResponse,
+    UnexpectedWebhookRequest,
+    WebhookAuthorizationError,
+)
+from lk_core.service import AdvancedAuthorizationResponse, SessionEndRequest
+from lk_io import AsyncServiceClient, ServiceClient
+
+
+def test_auth_response_equals_polled_value(
+    fake: FakePlatform, client: ServiceClient
+) -> None:
+    """The webhook gives exactly the value polling gives for the same package."""
+    package = fake.package()
+    fake.route("GET", "/service/v3/auths/req-1", 200, package)
+    polled = client.get_advanced_authorization_response("req-1")
+    hook = fake.webhook(package)
+    got = client.handle_webhook(hook.body, hook.headers, "POST", "/webhook")
+    assert isinstance(got, AdvancedAuthorizationResponse)
+    assert got == polled
+
+
+def test_session_end(fake: FakePlatform, client: ServiceClient) -> None:
+    """A plain-JSON body is the session-end event, with an aware UTC time."""
+    hook = fake.webhook(
+        {"service_user_hash": "suh", "api_time": "2017-10-03T22:50:15Z"}, encrypt=False
+    )
+    got = client.handle_webhook(
+        hook.body.decode(), dict(hook.headers), "POST", "/webhook"
+    )
+    assert isinstance(got, SessionEndRequest)
+    assert got.service_user_hash == "suh"
+    assert got.api_time == dt.datetime(2017, 10, 3, 22, 50, 15, tzinfo=dt.UTC)
+    assert got.logout_requested.utcoffset() == dt.timedelta(0)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["dict", "dict-of-lists", "pairs", "upper", "lower", "authorization-only"],
+)
+def test_header_shapes(fake: FakePlatform, client: ServiceClient, shape: str) -> None:
+    """Headers may come as a mapping or pairs, any case, single or list values."""
+    hook = fake.webhook(fake.package())
+    pairs = list(hook.headers)
+    headers: object = {
+        "dict": dict(pairs),
+        "dict-of-lists": {name: [value] for name, value in pairs},
+        "pairs": pairs,
+        "upper": [(name.upper(), value) for name, value in pairs],
+        "lower": {name.lower(): value for name, value in pairs},
+        "authorization-only": [(n, v) for n, v in pairs if n != "X-IOV-JWT"],
+    }[shape]
+    got = client.handle_webhook(hook.body, headers, "POST", "/webhook")
+    assert isinstance(got, AdvancedAuthorizationResponse)
+
+
+def test_method_and_path_are_optional(
+    fake: FakePlatform, client: ServiceClient
+) -> None:
+    """Without method and path only the signature, times and body hash are checked."""
+    hook = fake.webhook(fake.package())
+    assert isinstance(
+        client.handle_webhook(hook.body, hook.headers), AdvancedAuthorizationResponse
+    )
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/webhook"), ("POST", "/other")])
+def test_wrong_method_or_path(
+    fake: FakePlatform, client: ServiceClient, method: str, path: str
+) -> None:
+    """A webhook replayed to another path or with another method is refused."""
+    hook = fake.webhook(fake.package())
+    with pytest.raises(UnexpectedWebhookRequest):
+        client.handle_webhook(hook.body, hook.headers, method, path)
+
+
+def test_no_jwt(fake: FakePlatform, client: ServiceClient) -> None:
+    """Without X-IOV-JWT the webhook is refused as unauthorized."""
+    hook = fake.webhook(fake.package())
+    with pytest.raises(WebhookAuthorizationError):
+        client.handle_webhook(hook.body, {"Content-Type": "application/jose"})
+
+
+def test_tampered_body(fake: FakePlatform, client: ServiceClient) -> None:
+    """A body that does not match the signed hash is refused."""
+    hook = fake.webhook(
+        {"service_user_hash": "a", "api_time": "2017-10-03T22:50:15Z"}, encrypt=False
+    )
+    body = hook.body.replace(b'"a"', b'"b"')
+    with pytest.raises(UnexpectedWebhookRequest):
+        client.handle_webhook(body, hook.headers, "POST", "/webhook")
+
+
+def test_forged_signature(fake: FakePlatform, client: ServiceClient) -> None:
+    """A webhook signed by a key the platform does not publish is refused."""
+    hook = fake.webhook(fake.package(), signer=key("forger"))
+    with pytest.raises(UnexpectedWebhookRequest):
+        client.handle_webhook(hook.body, hook.headers, "POST", "/webhook")
+
+
+def test_encrypted_to_someone_else(fake: FakePlatform, client: ServiceClient) -> None:
+    """A body encrypted to a key we do not hold raises EntityKeyNotFound."""
+    other = FakePlatform(service_key=key("other"))
+    other.signer = fake.signer
+    hook = other.webhook(other.package())
+    with pytest.raises(EntityKeyNotFound):
+        client.handle_webhook(hook.body, hook.headers, "POST", "/webhook")
+
+
+def test_garbled_jwe_body(fake: FakePlatform, client: ServiceClient) -> None:
+    """A signed body that is not a decryptable JWE raises UnableToDecrypt..."""
+    hook = fake.webhook(fake.package())
+    body = b"x" + hook.body[1:]
+    resigned = fake.sign_raw(body)
+    with pytest.raises(UnableToDecryptWebhookRequest):
+        client.handle_webhook(resigned.body, resigned.headers, "POST", "/webhook")
+
+
+def test_other_event_type(fake: FakePlatform, client: ServiceClient) -> None:
+    """An encrypted event that is not an authorization response is refused."""
+    hook = fake.webhook({"type": "DEVICE_LINK_COMPLETION", "device_id": "d"})
+    with pytest.raises(UnexpectedAuthorizationResponse):
+        client.handle_webhook(hook.body, hook.headers, "POST", "/webhook")
+
+
+def test_lenient_outer_package(fake: FakePlatform, client: ServiceClient) -> None:
+    """With auth_jwe, a webhook package may omit the user values (webhooks.md 3)."""
+    hook = fake.webhook({"auth_jwe": fake.device_jwe()})
+    got = client.handle_webhook(hook.body, hook.headers, "POST", "/webhook")
+    assert isinstance(got, AdvancedAuthorizationResponse)
+    assert got.service_user_hash is None
+
+
+def test_bad_session_end_time(fake: FakePlatform, client: ServiceClient) -> None:
+    """A session-end body with a garbled time is refused."""
+    hook = fake.webhook(
+        {"service_user_hash": "s", "api_time": "yesterday"}, encrypt=False
+    )
+    with pytest.raises(UnexpectedWebhookRequest):
+        client.handle_webhook(hook.body, hook.headers, "POST", "/webhook")
+
+
+class _AsyncFake:
+    def __init__(self, fake: FakePlatform) -> None:
+        self.fake = fake
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        await asyncio.sleep(0)
+        return self.fake.send(request)
+
+
+def test_async_client_runs_the_same_plans(fake: FakePlatform) -> None:
+    """The async client gives the same values as the sync one."""
+    client = AsyncServiceClient(
+        fake.service.id, fake.service_key, transport=_AsyncFake(fake), clock=fake.clock
+    )
+    fake.route("POST", "/service/v3/auths", 201, {"auth_request": "req-1"})
+    fake.route("GET", "/service/v3/auths/req-1", 200, fake.package())
+    hook = fake.webhook(fake.package())
+
+    async def scenario() -> tuple[object, object, object]:
+        created = await client.authorization_request("u")
+        polled = await client.get_advanced_authorization_response(created.auth_request)
+        hooked = await client.handle_webhook(
+            hook.body, hook.headers, "POST", "/webhook"
+        )
+        return created.auth_request, polled, hooked
+
+    request_id, polled, hooked = asyncio.run(scenario())
+    assert request_id == "req-1"
+    assert polled == hooked
