@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -70,7 +69,7 @@ def _next_hook(receiver: WebhookReceiver, emulator: Emulator, before: int) -> Re
 
 
 @pytest.fixture
-def answered(vendor: Any, device: VirtualDevice) -> Iterator[Any]:
+def answered(vendor: Any, device: VirtualDevice) -> Any:
     """Create a request, let the test answer it, then fetch the vendor's view."""
 
     def run(action: str, **options: Any) -> AdvancedAuthorizationResponse:
@@ -88,7 +87,7 @@ def answered(vendor: Any, device: VirtualDevice) -> Iterator[Any]:
         assert response.authorization_request_id == request.auth_request
         return response
 
-    yield run
+    return run
 
 
 def test_approve(answered: Any, device: VirtualDevice) -> None:
