@@ -188,7 +188,9 @@ def _check_body_hash(
     if not isinstance(digest, str):
         raise JWTValidationFailure(f"{where}.hash", "a hex digest", digest)
     actual = _digest(func, body)
-    if not hmac.compare_digest(actual, digest.lower()):
+    # compare_digest refuses non-ASCII str, so compare bytes; "?" never matches hex.
+    claimed = digest.lower().encode("utf-8", "replace")
+    if not hmac.compare_digest(actual.encode("ascii"), claimed):
         raise JWTValidationFailure(f"{where}.hash", actual, digest)
 
 
