@@ -13,6 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
 from lk_core import (
     Entity,
     Headers,
@@ -166,3 +169,10 @@ def webhook_claims(
         "jti": "5f0e2a4c-1b4d-4f5e-9a6b-7c8d9e0f1a2b",
         "request": request,
     }
+
+
+def sign_raw(head: dict[str, Any], claims: dict[str, Any], key: PrivateKey) -> str:
+    """A compact RS256 JWS with a hand-written header (e.g. without a kid)."""
+    signing_input = f"{b64e(json.dumps(head).encode())}.{b64e(json.dumps(claims).encode())}"
+    sig = key.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{b64e(sig)}"
