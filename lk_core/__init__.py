@@ -44,6 +44,13 @@ from ._protocol import (
     verify_response,
     verify_webhook,
 )
+from ._replay import (
+    ReplayCapacityExceeded,
+    SeenTokens,
+    WebhookReplayed,
+    replay_key,
+    webhook_replay_key,
+)
 
 __all__ = [
     *_errors_all,
@@ -60,10 +67,13 @@ __all__ = [
     "PrivateKey",
     "PublicKey",
     "Received",
+    "ReplayCapacityExceeded",
+    "SeenTokens",
     "Send",
     "SignedRequest",
     "Store",
     "VerifiedRequest",
+    "WebhookReplayed",
     "WebhookRequest",
     "generate_private_key",
     "jwe_decrypt",
@@ -73,6 +83,7 @@ __all__ = [
     "load_public_key",
     "parse_entity",
     "private_key_pem",
+    "replay_key",
     "sign_request",
     "sign_response",
     "sign_webhook",
@@ -80,4 +91,12 @@ __all__ = [
     "verify_request",
     "verify_response",
     "verify_webhook",
+    "webhook_replay_key",
 ]
+
+# The Service Client's values, policies and plans (lk_core.service), re-exported so
+# every public name is importable from lk_core directly.
+from .service import *  # noqa: F403
+from .service import __all__ as _service_all
+
+__all__ += _service_all

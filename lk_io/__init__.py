@@ -11,6 +11,7 @@ import logging
 from lk_io._async import AsyncServiceClient
 from lk_io._client import ServiceClient
 from lk_io._factory import ServiceFactory
+from lk_io._replay import MemoryReplayStore, ReplayGuard, ReplayStore
 from lk_io._transport import (
     DEFAULT_URL,
     AsyncioTransport,
@@ -28,6 +29,9 @@ __all__ = [
     "AsyncServiceClient",
     "AsyncTransport",
     "AsyncioTransport",
+    "MemoryReplayStore",
+    "ReplayGuard",
+    "ReplayStore",
     "ServiceClient",
     "ServiceFactory",
     "Transport",
