@@ -31,11 +31,13 @@ from lk_core import (
     PublicKey,
     SignedRequest,
     VerifiedRequest,
+    WebhookRequest,
     generate_private_key,
     jwe_encrypt,
     sign_request,
     sign_response,
     sign_webhook,
+    verify_webhook,
 )
 from lk_core._jose import legacy_encrypt
 
@@ -221,6 +223,26 @@ def reforge_webhook(
         (n, v) for n, v in headers if n.lower() not in ("x-iov-jwt", "authorization")
     ]
     return [*kept, ("X-IOV-JWT", forged)]
+
+
+def check_webhook(
+    headers: list[tuple[str, str]],
+    body: bytes,
+    method: str = "POST",
+    path: str = HOOK_PATH,
+) -> WebhookRequest:
+    """Verify a webhook as ``SERVICE`` receiving it at ``method path`` at ``NOW``."""
+    return verify_webhook(
+        headers,
+        body,
+        method,
+        path,
+        audience=SERVICE,
+        subject=SERVICE,
+        platform_keys=platform_keys(),
+        keyring=ring(),
+        now=NOW,
+    )
 
 
 def device_package(

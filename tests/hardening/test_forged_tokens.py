@@ -18,7 +18,6 @@ from lk_core import (
     UnexpectedWebhookRequest,
     WebhookAuthorizationError,
     verify_response,
-    verify_webhook,
 )
 from lk_core._jose import MAX_HEADER_BYTES, MAX_TOKEN_BYTES
 
@@ -37,17 +36,7 @@ def check(resp: HttpResponse, now: int = NOW) -> bytes | None:
 
 
 def hook(headers: list[tuple[str, str]], body: bytes, path: str = "/webhook") -> Any:
-    return verify_webhook(
-        headers,
-        body,
-        "POST",
-        path,
-        audience=SERVICE,
-        subject=SERVICE,
-        platform_keys=peer.platform_keys(),
-        keyring=peer.ring(),
-        now=NOW,
-    )
+    return peer.check_webhook(headers, body, "POST", path)
 
 
 @pytest.fixture(scope="module")
@@ -488,17 +477,7 @@ class TestWebhookTokens:
         with pytest.raises(UnexpectedWebhookRequest, match=r"request\.path"):
             hook(headers, body, path="/admin/webhook")
         with pytest.raises(UnexpectedWebhookRequest, match=r"request\.meth"):
-            verify_webhook(
-                headers,
-                body,
-                "PUT",
-                "/webhook",
-                audience=SERVICE,
-                subject=SERVICE,
-                platform_keys=peer.platform_keys(),
-                keyring=peer.ring(),
-                now=NOW,
-            )
+            peer.check_webhook(headers, body, "PUT", "/webhook")
 
     def test_webhook_body_swapped(
         self, genuine_hook: tuple[list[tuple[str, str]], bytes]

@@ -32,7 +32,6 @@ from lk_core import (
     load_public_key,
     private_key_pem,
     verify_response,
-    verify_webhook,
 )
 from lk_core._jose import MAX_JWE_BYTES
 from lk_core._keys import MAX_PEM_BYTES
@@ -45,7 +44,7 @@ from lk_core.service import (
 )
 
 from . import peer
-from .peer import NOW, OTHER_REQUEST_ID, REQUEST_ID, SERVICE
+from .peer import NOW, OTHER_REQUEST_ID, REQUEST_ID
 
 PLAIN = b'{"auth_request":"' + REQUEST_ID.encode() + b'"}'
 
@@ -252,16 +251,8 @@ class TestJWEInTransit:
             claims["request"]["hash"] = peer.sha256_hex(tampered)
 
         with pytest.raises(UnableToDecryptWebhookRequest, match="authentication tag"):
-            verify_webhook(
-                peer.reforge_webhook(headers, edit),
-                tampered,
-                "POST",
-                "/webhook",
-                audience=SERVICE,
-                subject=SERVICE,
-                platform_keys=peer.platform_keys(),
-                keyring=peer.ring(),
-                now=NOW,
+            peer.check_webhook(
+                peer.reforge_webhook(headers, edit), tampered, "POST", "/webhook"
             )
 
 
@@ -343,17 +334,7 @@ class TestAuthPackages:
             jti=peer.JTI,
         )
         with pytest.raises(UnexpectedWebhookRequest, match="aud"):
-            verify_webhook(
-                list(req.headers),
-                req.body,
-                "POST",
-                "/webhook",
-                audience=SERVICE,
-                subject=SERVICE,
-                platform_keys=peer.platform_keys(),
-                keyring=peer.ring(),
-                now=NOW,
-            )
+            peer.check_webhook(list(req.headers), req.body, "POST", "/webhook")
 
     @pytest.mark.parametrize(
         "body",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lk_core import UnexpectedWebhookRequest, verify_webhook
+from lk_core import UnexpectedWebhookRequest
 from lk_core._protocol import LEEWAY
 from lk_core._replay import (
     ReplayCapacityExceeded,
@@ -19,7 +19,7 @@ from lk_core._replay import (
 from lk_io._replay import CLOCK_SLACK, MemoryReplayStore, ReplayGuard, ReplayStore
 
 from . import peer
-from .peer import NOW, SERVICE
+from .peer import NOW
 
 
 class TestSeenTokens:
@@ -126,17 +126,7 @@ class TestMemoryStoreAndGuard:
     def test_guard_admits_a_verified_webhook_once(self) -> None:
         """A genuine webhook delivered twice is acted on once."""
         headers, body = peer.webhook(peer.outer_package())
-        verify_webhook(
-            headers,
-            body,
-            "POST",
-            "/webhook",
-            audience=SERVICE,
-            subject=SERVICE,
-            platform_keys=peer.platform_keys(),
-            keyring=peer.ring(),
-            now=NOW,
-        )
+        peer.check_webhook(headers, body, "POST", "/webhook")
         guard = ReplayGuard(MemoryReplayStore(clock=lambda: NOW))
         assert guard.admit(headers) == peer.JTI
         with pytest.raises(WebhookReplayed) as err:
