@@ -728,7 +728,13 @@ class Platform:
         return answered
 
     def set_auto(self, device_id: str, rule: AutoRule | None, now: int) -> Device:
-        return self.update_device(device_id, now, auto=rule)
+        """Set or clear the device's auto-answer rule; requests already waiting for
+        the device are answered `after` seconds from now."""
+        device = self.update_device(device_id, now, auto=rule)
+        if rule is not None:
+            for auth in self.pending_for_device(device_id, now):
+                self.scheduled.append((now + rule.after, auth.id, device_id))
+        return device
 
     # ----- sessions -------------------------------------------------------------------
 
