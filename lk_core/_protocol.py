@@ -463,6 +463,16 @@ class VerifiedRequest(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
+def _entity_claim(claims: Mapping[str, Any], name: str) -> Entity:
+    # parse_entity raises usage errors (meant for our callers' ids); a bad claim from
+    # the far side is a protocol failure, answered with 401 rather than a crash.
+    value = claims.get(name)
+    try:
+        return parse_entity(value)
+    except (InvalidIssuer, InvalidEntityID):
+        raise JWTValidationFailure(name, "<svc|dir|org>:<uuid>", value) from None
+
+
 def verify_request(
     method: str,
     path: str,
@@ -486,8 +496,8 @@ def verify_request(
         raise InvalidJWTResponse("Authorization header is not 'IOV-JWT <token>'")
     jws = jws_parse(auth[8:].strip())
     claims = jws.claims
-    issuer = parse_entity(claims.get("iss"))
-    subject = parse_entity(claims.get("sub"))
+    issuer = _entity_claim(claims, "iss")
+    subject = _entity_claim(claims, "sub")
     if jws.kid is None:
         raise InvalidJWTResponse("request JWT has no kid")
     key = key_lookup(issuer, jws.kid)
