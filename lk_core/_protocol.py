@@ -163,10 +163,12 @@ def _check_times(claims: Mapping[str, Any], now: int, before: int, after: int) -
         raise JWTValidationFailure("exp", f"<= {now + MAX_TOKEN_LIFETIME}", exp)
 
 
-def _expect(claims: Mapping[str, Any], name: str, expected: object) -> None:
+def _expect(
+    claims: Mapping[str, Any], name: str, expected: object, where: str = ""
+) -> None:
     found = claims.get(name)
     if found != expected or type(found) is not type(expected):
-        raise JWTValidationFailure(name, expected, found)
+        raise JWTValidationFailure(f"{where}{name}", expected, found)
 
 
 def _check_body_hash(
@@ -510,8 +512,8 @@ def verify_request(
     if not isinstance(jti, str) or not 0 < len(jti) <= 128:
         raise JWTValidationFailure("jti", "a string of 1 to 128 characters", jti)
     bound = _object_claim(claims, "request")
-    _expect(bound, "meth", method.upper())
-    _expect(bound, "path", path)
+    _expect(bound, "meth", method.upper(), "request.")
+    _expect(bound, "path", path, "request.")
     _check_body_hash(bound, body, "request")
     payload = jwe_decrypt(body, platform_keys) if body else None
     return VerifiedRequest(
