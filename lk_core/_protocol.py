@@ -177,10 +177,11 @@ def _check_body_hash(
     """A non-empty body must carry a matching hash; an empty one must carry none."""
     digest, func = bound.get("hash"), bound.get("func")
     if not body:
-        if digest is not None or func is not None:
-            raise JWTValidationFailure(
-                f"{where}.hash", "absent for an empty body", digest
-            )
+        for name, value in (("hash", digest), ("func", func)):
+            if value is not None:
+                raise JWTValidationFailure(
+                    f"{where}.{name}", "absent for an empty body", value
+                )
         return
     if func not in _FUNCS:
         if func is None and not require_func:
