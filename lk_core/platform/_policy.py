@@ -246,11 +246,19 @@ def parse_legacy(raw: object) -> Policy:
             time_fences.extend(fences_raw)
         else:
             raise _invalid(f"unknown factor {kind!r}")
+    # The typed policies' device flags (policies.md 2) are honoured here too, so a
+    # service policy can refuse emulators, which the legacy shape cannot express.
+    if "deny_rooted_jailbroken" in raw:
+        deny_jailbroken = deny_jailbroken or _flag(
+            raw["deny_rooted_jailbroken"], "deny_rooted_jailbroken"
+        )
+    deny_emulator = _flag(raw.get("deny_emulator_simulator", False), "deny_emulator")
     return Policy(
         amount=amount,
         types=types,
         fence_groups=tuple(groups),
         deny_jailbroken=deny_jailbroken,
+        deny_emulator=deny_emulator,
         time_fences=tuple(time_fences),
     )
 
