@@ -329,6 +329,7 @@ class LaunchKeyAPIException(LaunchKeyError):
     """
 
     code = "API"
+    hint = "the platform refused the request as sent; error_code and detail say why"
     error_code_for: ClassVar[str | None] = None
     status_for: ClassVar[int | None] = None
 
