@@ -117,8 +117,9 @@ class Emulator:
         self._httpd = ThreadingHTTPServer((self._host, self._port), handler)
         self._httpd.daemon_threads = True
         self.platform.qrcode_base = f"{self.base_url}/_emulator/qrcode/"
+        httpd = self._httpd
         for target, name in (
-            (self._httpd.serve_forever, "lk-emulator-http"),
+            (lambda: httpd.serve_forever(poll_interval=TICK), "lk-emulator-http"),
             (self._ticker, "lk-emulator-tick"),
         ):
             thread = threading.Thread(target=target, name=name, daemon=True)

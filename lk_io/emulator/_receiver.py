@@ -60,7 +60,9 @@ class WebhookReceiver:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="lk-webhook-receiver", daemon=True
+            target=lambda: self._httpd.serve_forever(poll_interval=0.05),
+            name="lk-webhook-receiver",
+            daemon=True,
         )
 
     @property
