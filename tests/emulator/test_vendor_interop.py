@@ -17,6 +17,7 @@ from lk_io.emulator import Emulator, Received, VirtualDevice, WebhookReceiver
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
+    from launchkey.entities.directory import DeviceLinkCompletionResponse
     from launchkey.entities.service import (
         AdvancedAuthorizationResponse,
         AuthPolicy,
@@ -246,3 +247,22 @@ def test_directory_devices(vendor_directory: Any, emulator: Emulator) -> None:
     assert listed.status.is_active is True
     vendor_directory.unlink_device("linked-by-directory", device.id)
     assert vendor_directory.get_linked_devices("linked-by-directory") == []
+
+
+def test_device_link_webhook(
+    vendor_directory: Any, emulator: Emulator, receiver: WebhookReceiver
+) -> None:
+    """The Directory's device-link webhook is accepted by the vendor SDK."""
+    emulator.control.update_directory(emulator.directory_id, webhook_url=receiver.url)
+    try:
+        emulator.wait_webhooks()
+        before = len(receiver.received)
+        link = vendor_directory.link_device("webhook-linked")
+        device = emulator.control.link(link.code)
+        event = _hook(vendor_directory, _next_hook(receiver, emulator, before))
+    finally:
+        emulator.control.update_directory(emulator.directory_id, webhook_url=None)
+    assert isinstance(event, DeviceLinkCompletionResponse)
+    assert event.device_id == device.id
+    assert event.device_public_key_id == device.info()["public_key_id"]
+    assert event.device_public_key.startswith("-----BEGIN PUBLIC KEY-----")

@@ -1,0 +1,128 @@
+"""The `lk` command: demo, emulator and device sub-commands, over real sockets."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lk_io import ServiceFactory
+from lk_io._cli import main
+from lk_io.emulator import Emulator
+from lk_io.emulator._demo import run_demo
+from lk_io.testing import EmulatorSession, lk_emulator, running_emulator
+
+__all__ = ["lk_emulator"]  # the opt-in fixture, imported for the test below
+
+
+def test_demo_passes() -> None:
+    """The main job runs every step and says so."""
+    out = io.StringIO()
+    assert run_demo(out) == 0
+    transcript = out.getvalue()
+    assert "All 8 steps passed" in transcript
+    assert "FAIL" not in transcript
+
+
+def test_device_commands(
+    emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """add-user, pending, deny --fraud and show work against a running emulator."""
+    url = ["device", "--url", emulator.base_url]
+    assert main([*url, "add-user", "cli-user", "--methods", "pin_code,face"]) == 0
+    device = json.loads(capsys.readouterr().out)
+    assert device["profile"]["methods"] == ["PIN_CODE", "FACE"]
+    creds = emulator.credentials
+    with ServiceFactory(
+        creds.service_id, creds.service_key, url=creds.base_url
+    ).make_service_client() as client:
+        request = client.authorization_request("cli-user")
+        assert main([*url, "pending", device["id"]]) == 0
+        [pending] = json.loads(capsys.readouterr().out)
+        assert pending["auth_request"] == request.auth_request
+        assert main([*url, "deny", device["id"], "--fraud"]) == 0
+        answered = json.loads(capsys.readouterr().out)
+        assert answered["reason"] == "FRAUDULENT"
+        response = client.get_advanced_authorization_response(request.auth_request)
+        assert response is not None
+        assert response.fraud is True
+    assert main([*url, "auto", device["id"], "approve", "--after", "3"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["auto"]["after"] == 3
+
+
+def test_device_command_errors(
+    emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unknown device is a clean error and exit status 1."""
+    url = ["device", "--url", emulator.base_url]
+    assert main([*url, "show", "no-such-device"]) == 1
+    assert "404" in capsys.readouterr().err
+
+
+def test_emulator_command(tmp_path: Path) -> None:
+    """`lk emulator` serves, writes usable credentials, and stops on SIGTERM."""
+    creds_dir = tmp_path / "creds"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lk_io",
+            "emulator",
+            "--port",
+            "0",
+            "--credentials-dir",
+            str(creds_dir),
+            "--state",
+            str(tmp_path / "state.sqlite"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("LaunchKey emulator running at http://127.0.0.1:")
+        summary = json.loads((creds_dir / "credentials.json").read_text())
+        key_file = creds_dir / summary["service_key_file"]
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        assert main(["device", "--url", summary["base_url"], "add-user", "x"]) == 0
+        with ServiceFactory(
+            summary["service_id"], key_file.read_text(), url=summary["base_url"]
+        ).make_service_client() as client:
+            request = client.authorization_request("x")
+            assert request.auth_request
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert os.path.getsize(tmp_path / "state.sqlite") > 0
+
+
+def test_running_emulator() -> None:
+    """The context manager hands back a client, a user and a working device."""
+    with running_emulator(user="ctx@example.com") as lk:
+        request = lk.client.authorization_request(lk.user, context="ctx")
+        lk.device.approve()
+        response = lk.client.get_advanced_authorization_response(request.auth_request)
+        assert response is not None
+        assert response.authorized is True
+        assert lk.credentials.base_url == lk.emulator.base_url
+
+
+def test_fixture(lk_emulator: EmulatorSession) -> None:
+    """The opt-in pytest fixture gives the same ready-made session."""
+    request = lk_emulator.client.authorization_request(lk_emulator.user)
+    lk_emulator.device.deny()
+    response = lk_emulator.client.get_advanced_authorization_response(
+        request.auth_request
+    )
+    assert response is not None
+    assert response.authorized is False
