@@ -179,6 +179,17 @@ class AdvancedAuthorizationResponse(msgspec.Struct, frozen=True, kw_only=True):
     policy: AuthorizationResponsePolicy | None = None
     auth_methods: tuple[AuthMethod, ...] = ()
 
+    def __repr__(self) -> str:
+        # Service PINs detect cloned devices; printing the answer (a common logging
+        # habit) must not publish them, so only their count is shown.
+        fields = [
+            f"{name}={getattr(self, name)!r}"
+            for name in self.__struct_fields__
+            if name != "service_pins"
+        ]
+        fields.append(f"service_pins=<{len(self.service_pins)} hidden>")
+        return f"AdvancedAuthorizationResponse({', '.join(fields)})"
+
 
 class SessionEndRequest(msgspec.Struct, frozen=True, kw_only=True):
     """A user ended their session from a device (session-end webhook, webhooks.md 4)."""
