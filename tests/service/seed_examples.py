@@ -4,8 +4,9 @@
 Each one is the seed's text with only its imports changed (``launchkey.*`` becomes
 ``lk_core``). Two repairs the text itself needs to be Python at all, and nothing more:
 the indentation lost when the page was flattened is restored, and a ``pass`` is added to
-blocks that hold only a comment. Each example expects a ``service_client`` global.
-The Flask webhook example lives in docs/webhooks/ with the other frameworks.
+blocks that hold only a comment. The seed's Flask view returns nothing, which Flask
+answers with a 500, so it gets a final ``return ""``. Each example expects a
+``service_client`` global.
 """
 
 from __future__ import annotations
@@ -179,4 +180,28 @@ VERIFY_TOTP = """
 username = "myuser"
 otp = "569874"
 valid = service_client.verify_totp(username, otp)
+"""
+
+# Needs ``service_client``, ``user``, ``auth_request_id`` and
+# ``logout_user_from_my_app`` from the surrounding program, as in the seed.
+FLASK_WEBHOOK = """
+# Flask example
+from flask import Flask, request
+from lk_core import AdvancedAuthorizationResponse, SessionEndRequest
+app = Flask(__name__)
+# Path defined in your Service Callback URL value
+@app.route('/webhook', methods = ['POST'])
+def launchkey_webhook():
+    package = service_client.handle_webhook(request.data, request.headers, request.method, request.path)
+    if isinstance(package, AdvancedAuthorizationResponse):
+        if package.authorized is True:
+            # User accepted the auth, now create a session
+            service_client.session_start(user, auth_request_id)
+        else:
+            # User denied the auth
+            pass
+    elif isinstance(package, SessionEndRequest):
+        # The package will have the user hash, so use it to log the user out based on however you are handling it
+        logout_user_from_my_app(package.service_user_hash)
+    return ""
 """
