@@ -30,8 +30,6 @@ import django_app
 import flask_app
 import starlette_app
 
-Serve = Callable[[Any], tuple[str, Callable[[], None]]]
-
 
 class Events:
     """What an app's callbacks received, with a way to wait for the next one."""
@@ -142,44 +140,39 @@ def _run_story(
         emulator.control.set_callback(emulator.service_id, None)
 
 
-def test_flask(
-    emulator: Emulator, factory: ServiceFactory, device: VirtualDevice
-) -> None:
-    """docs/webhooks/flask_app.py receives and decodes both events."""
-    events = Events()
+def _flask(factory: ServiceFactory, events: Events) -> Any:
+    return flask_app.create_app(factory.make_service_client(), events.add, events.add)
+
+
+def _django(factory: ServiceFactory, events: Events) -> Any:
     client = factory.make_service_client()
-    app = flask_app.create_app(client, events.add, events.add)
-    base_url, stop = serve_wsgi_werkzeug(app)
-    try:
-        _run_story(emulator, client, device, base_url, events)
-    finally:
-        stop()
-        client.close()
+    return django_app.create_application(client, events.add, events.add)
 
 
-def test_django(
-    emulator: Emulator, factory: ServiceFactory, device: VirtualDevice
+def _starlette(factory: ServiceFactory, events: Events) -> Any:
+    client = factory.make_async_service_client()
+    return starlette_app.create_app(client, events.add, events.add)
+
+
+@pytest.mark.parametrize(
+    ("build", "serve"),
+    [
+        (_flask, serve_wsgi_werkzeug),
+        (_django, serve_wsgi_ref),
+        (_starlette, serve_asgi),
+    ],
+    ids=["flask", "django", "starlette-uvicorn"],
+)
+def test_framework_example(
+    emulator: Emulator,
+    factory: ServiceFactory,
+    device: VirtualDevice,
+    build: Callable[[ServiceFactory, Events], Any],
+    serve: Callable[[Any], tuple[str, Callable[[], None]]],
 ) -> None:
-    """docs/webhooks/django_app.py receives and decodes both events."""
+    """Each docs/webhooks app receives and decodes both kinds of event."""
     events = Events()
-    client = factory.make_service_client()
-    app = django_app.create_application(client, events.add, events.add)
-    base_url, stop = serve_wsgi_ref(app)
-    try:
-        _run_story(emulator, client, device, base_url, events)
-    finally:
-        stop()
-        client.close()
-
-
-def test_starlette(
-    emulator: Emulator, factory: ServiceFactory, device: VirtualDevice
-) -> None:
-    """docs/webhooks/starlette_app.py on uvicorn decodes both with the async client."""
-    events = Events()
-    async_client = factory.make_async_service_client()
-    app = starlette_app.create_app(async_client, events.add, events.add)
-    base_url, stop = serve_asgi(app)
+    base_url, stop = serve(build(factory, events))
     client = factory.make_service_client()
     try:
         _run_story(emulator, client, device, base_url, events)
