@@ -1,0 +1,229 @@
+"""Urllib3Transport and AsyncioTransport against a scripted HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from lk_core import HttpRequest, TransportError
+from lk_io import AsyncioTransport, Urllib3Transport
+
+Script = Callable[[BaseHTTPRequestHandler], None]
+
+
+class Server:
+    """Answers every request with ``script``; remembers what it was asked."""
+
+    def __init__(self) -> None:
+        self.script: Script = _ok
+        self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                outer.seen.append((self.command, self.path, dict(self.headers), body))
+                outer.script(self)
+
+            do_GET = do_POST = do_DELETE = _any
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+def _ok(h: BaseHTTPRequestHandler) -> None:
+    body = b"hello"
+    h.send_response(200, "Fine")
+    h.send_header("X-Multi", "a")
+    h.send_header("Content-Length", str(len(body)))
+    h.end_headers()
+    h.wfile.write(body)
+
+
+def _hang_up(h: BaseHTTPRequestHandler) -> None:
+    h.close_connection = True
+    h.connection.shutdown(2)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    s = Server()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def transport(server: Server) -> Iterator[Urllib3Transport]:
+    t = Urllib3Transport(server.url, retries=2, backoff=0, read_timeout=2)
+    yield t
+    t.close()
+
+
+def _get(path: str = "/public/v3/ping", **headers: str) -> HttpRequest:
+    return HttpRequest(method="GET", path=path, headers=tuple(headers.items()))
+
+
+def test_round_trip(server: Server, transport: Urllib3Transport) -> None:
+    """Method, path, headers, body go out; status, reason, headers, body come back."""
+    request = HttpRequest(
+        method="POST", path="/service/v3/auths", headers=(("X-A", "1"),), body=b"abc"
+    )
+    response = transport.send(request)
+    assert (response.status, response.reason, response.body) == (200, "Fine", b"hello")
+    assert response.headers.get("x-multi") == "a"
+    method, path, headers, body = server.seen[0]
+    assert (method, path, headers["X-A"], body) == (
+        "POST",
+        "/service/v3/auths",
+        "1",
+        b"abc",
+    )
+
+
+def test_unsigned_get_is_retried(server: Server, transport: Urllib3Transport) -> None:
+    """A public-key or ping fetch that loses its connection is tried again."""
+    failures = iter([True, True])
+    server.script = lambda h: _hang_up(h) if next(failures, False) else _ok(h)
+    assert transport.send(_get()).status == 200
+    assert len(server.seen) == 3
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        HttpRequest(method="POST", path="/service/v3/auths", body=b"x"),
+        _get("/service/v3/auths/1", Authorization="IOV-JWT t"),
+    ],
+    ids=["post", "signed-get"],
+)
+def test_other_requests_are_sent_once(
+    server: Server, transport: Urllib3Transport, request_: HttpRequest
+) -> None:
+    """Signed requests and POSTs are never repeated by the transport."""
+    server.script = _hang_up
+    with pytest.raises(TransportError):
+        transport.send(request_)
+    assert len(server.seen) == 1
+
+
+def test_refused_connection() -> None:
+    """Nothing listening on the port is a TransportError."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    transport = Urllib3Transport(f"http://127.0.0.1:{port}", retries=1, backoff=0)
+    with pytest.raises(TransportError):
+        transport.send(_get())
+
+
+def test_redirects_are_not_followed(
+    server: Server, transport: Urllib3Transport
+) -> None:
+    """A 302 comes back as it is; the platform never redirects (jose.md 1)."""
+
+    def redirect(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(302)
+        h.send_header("Location", "/elsewhere")
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    server.script = redirect
+    assert transport.send(_get()).status == 302
+    assert len(server.seen) == 1
+
+
+def test_oversized_response(server: Server, transport: Urllib3Transport) -> None:
+    """A body over 1 MiB is refused, not buffered, and not retried."""
+
+    def huge(h: BaseHTTPRequestHandler) -> None:
+        size = (1 << 20) + 10
+        h.send_response(200)
+        h.send_header("Content-Length", str(size))
+        h.end_headers()
+        h.wfile.write(b"x" * size)
+
+    server.script = huge
+    with pytest.raises(TransportError) as info:
+        transport.send(_get())
+    assert info.value.retryable is False
+    assert len(server.seen) == 1
+
+
+def test_read_timeout(server: Server) -> None:
+    """A server that does not answer in time gives a TransportError."""
+    release = threading.Event()
+
+    def stall(h: BaseHTTPRequestHandler) -> None:
+        release.wait(5)
+        _ok(h)
+
+    server.script = stall
+    transport = Urllib3Transport(server.url, read_timeout=0.2, retries=0)
+    try:
+        with pytest.raises(TransportError):
+            transport.send(_get())
+    finally:
+        release.set()
+        transport.close()
+
+
+def test_proxy(server: Server) -> None:
+    """With proxy_url every request goes to the proxy, naming the real URL."""
+    transport = Urllib3Transport("http://platform.invalid", proxy_url=server.url)
+    try:
+        assert transport.send(_get()).status == 200
+    finally:
+        transport.close()
+    assert server.seen[0][1] == "http://platform.invalid/public/v3/ping"
+
+
+def test_base_url_must_be_http() -> None:
+    """Only http and https base URLs are accepted."""
+    with pytest.raises(ValueError, match="http"):
+        Urllib3Transport("ftp://example")
+
+
+def test_asyncio_transport(server: Server) -> None:
+    """The asyncio adapter returns the same response without blocking the loop."""
+    transport = AsyncioTransport(server.url)
+
+    async def both() -> list[int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(ticker())
+        response = await transport.send(_get())
+        task.cancel()
+        return [response.status, ticks]
+
+    status, ticks = asyncio.run(both())
+    transport.close()
+    assert status == 200
+    assert ticks > 0
