@@ -8,6 +8,7 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
+from lk_core._keys import PrivateKey
 from lk_core.platform._policy import NO_POLICY, Policy
 
 
@@ -26,8 +27,8 @@ class Entropy(Protocol):
         """A string of `count` random decimal digits."""
         ...
 
-    def rsa_private_pem(self) -> str:
-        """A fresh RSA-2048 private key in PEM."""
+    def device_key(self) -> PrivateKey:
+        """A fresh RSA-2048 key for a virtual device."""
         ...
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from lk_core._jose import b64url_encode
-from lk_core._keys import load_private_key, load_public_key
+from lk_core._keys import load_public_key, private_key_pem
 from lk_core.platform import _policy, _totp
 from lk_core.platform._errors import PlatformError, not_found
 from lk_core.platform._model import (
@@ -322,14 +322,13 @@ class Platform:
         for method in (profile or device.profile).methods:
             if method not in _policy.FACTOR_OF:
                 raise PlatformError.field("methods", f"unknown method {method}")
-        pem = self.entropy.rsa_private_pem()
-        private = load_private_key(pem)
+        private = self.entropy.device_key()
         device = msgspec.structs.replace(
             device,
             status=DeviceStatus.LINKED,
             name=name or device.name,
             type=device_type,
-            private_pem=pem,
+            private_pem=private_key_pem(private),
             public_pem=private.public.pem,
             kid=private.kid,
             profile=profile or device.profile,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from lk_core import generate_private_key
 from lk_core.platform import (
     AnswerSpec,
     AuthResponseEvent,
@@ -23,6 +24,8 @@ from lk_core.platform import (
 from lk_io.emulator._entropy import SystemEntropy
 
 T0 = 1_800_000_000
+# Devices share one key: generating RSA keys would dominate these tests.
+ENTROPY = SystemEntropy(device_key=generate_private_key())
 REASONS = [
     {"id": "a", "reason": "Fraud", "fraud": True},
     {"id": "b", "reason": "Mistake", "fraud": False},
@@ -39,7 +42,7 @@ class World:
 
 
 def _world(**kw: object) -> World:
-    p = Platform(SystemEntropy(), **kw)  # type: ignore[arg-type]
+    p = Platform(ENTROPY, **kw)  # type: ignore[arg-type]
     org = p.add_organization("Org")
     d = p.add_directory(
         org.id,
@@ -72,7 +75,7 @@ def _code(err: pytest.ExceptionInfo[PlatformError]) -> tuple[int, str | None]:
 class TestLinking:
     def test_link_creates_pending_device_then_linked(self) -> None:
         """A link starts LINK_PENDING and the code completes it with a device key."""
-        p = Platform(SystemEntropy())
+        p = Platform(ENTROPY)
         org = p.add_organization("o")
         d = p.add_directory(org.id, "d")
         link = p.link_device(d.id, "bob", T0)
@@ -88,7 +91,7 @@ class TestLinking:
 
     def test_expired_code_is_refused(self) -> None:
         """A link code is only good for its ttl."""
-        p = Platform(SystemEntropy())
+        p = Platform(ENTROPY)
         d = p.add_directory(p.add_organization("o").id, "d")
         link = p.link_device(d.id, "bob", T0, ttl=10)
         with pytest.raises(PlatformError) as err:
