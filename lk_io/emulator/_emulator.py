@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -207,9 +206,9 @@ class Emulator:
             self.sender.submit(event)
         self._dirty = True
 
-    def _render(self, event: Any) -> HttpRequest | None:
+    def _render(self, event: Any, jti: str) -> HttpRequest | None:
         with self.lock:
-            return self.server.webhook(event, self.clock.seconds(), str(uuid.uuid4()))
+            return self.server.webhook(event, self.clock.seconds(), jti)
 
     def _ticker(self) -> None:
         while not self._stop.wait(TICK):
@@ -236,6 +235,9 @@ class _Handler(BaseHTTPRequestHandler):
     emulator: Emulator
     protocol_version = "HTTP/1.1"
     server_version = "lk-emulator"
+    # Headers and body go out in separate writes; with Nagle on, the body waits for
+    # the client's delayed ACK (about 40 ms per response on Linux).
+    disable_nagle_algorithm = True
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

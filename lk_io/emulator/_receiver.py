@@ -32,6 +32,7 @@ class WebhookReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # see the emulator's handler
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

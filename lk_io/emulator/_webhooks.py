@@ -10,6 +10,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -23,7 +24,9 @@ log = logging.getLogger(__name__)
 FIRST_DELAY, MAX_DELAY = 0.1, 30.0
 QUEUE_SIZE = 10_000
 
-Render = Callable[[Event], HttpRequest | None]
+# (event, jti) -> the signed request. One jti per event, kept across retries: a
+# receiver that acted on a delivery whose answer was lost recognises the retry by it.
+Render = Callable[[Event, str], HttpRequest | None]
 
 
 @dataclass
@@ -86,14 +89,15 @@ class WebhookSender:
     """Delivers events in a worker thread; a failing receiver is retried, never skipped.
 
     `submit` blocks when the queue is full rather than dropping an event. An event is
-    rendered (signed) afresh for each attempt through `render`.
+    rendered (signed) afresh for each attempt through `render`, with fresh times but
+    the same jti, so a receiver's replay guard can tell a retry from a new event.
     """
 
     def __init__(self, render: Render, *, allow_remote: bool = False) -> None:
         self._render = render
         self._allow_remote = allow_remote
-        self._queue: queue.Queue[Event | None] = queue.Queue(QUEUE_SIZE)
-        self._retry: list[tuple[float, int, int, Event]] = []
+        self._queue: queue.Queue[tuple[Event, str] | None] = queue.Queue(QUEUE_SIZE)
+        self._retry: list[tuple[float, int, int, Event, str]] = []
         self._order = itertools.count()
         self._stats = DeliveryStats()
         self._lock = threading.Lock()
@@ -108,7 +112,7 @@ class WebhookSender:
         with self._lock:
             self._stats.queued += 1
             self._busy += 1
-        self._queue.put(event)
+        self._queue.put((event, str(uuid.uuid4())))
 
     def stats(self) -> dict[str, object]:
         with self._lock:
@@ -131,19 +135,19 @@ class WebhookSender:
             try:
                 item = self._queue.get(timeout=timeout)
             except queue.Empty:
-                _, _, attempt, event = heapq.heappop(self._retry)
-                self._attempt(event, attempt)
+                _, _, attempt, event, jti = heapq.heappop(self._retry)
+                self._attempt(event, jti, attempt)
                 continue
             if item is None:
                 return
-            self._attempt(item, 1)
+            self._attempt(*item, 1)
 
-    def _attempt(self, event: Event, attempt: int) -> None:
+    def _attempt(self, event: Event, jti: str, attempt: int) -> None:
         if not self._allow_remote and not is_loopback(event.url):
             log.warning("webhook to non-loopback %s not sent", event.url)
             self._finish(dropped=True)
             return
-        request = self._render(event)
+        request = self._render(event, jti)
         if request is None:
             self._finish(dropped=True)
             return
@@ -160,7 +164,7 @@ class WebhookSender:
         log.info("webhook to %s: status %s, retry in %.1fs", event.url, status, delay)
         heapq.heappush(
             self._retry,
-            (time.monotonic() + delay, next(self._order), attempt + 1, event),
+            (time.monotonic() + delay, next(self._order), attempt + 1, event, jti),
         )
 
     def _finish(self, *, dropped: bool) -> None:
