@@ -69,7 +69,8 @@ def header(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
 def bearer(headers: tuple[tuple[str, str], ...]) -> str:
     """The JWT of a request's ``Authorization: IOV-JWT <jwt>`` header."""
     auth = header(headers, "Authorization")
-    assert auth is not None and auth.startswith("IOV-JWT ")
+    assert auth is not None
+    assert auth.startswith("IOV-JWT ")
     return auth[len("IOV-JWT ") :]
 
 
@@ -173,6 +174,8 @@ def webhook_claims(
 
 def sign_raw(head: dict[str, Any], claims: dict[str, Any], key: PrivateKey) -> str:
     """A compact RS256 JWS with a hand-written header (e.g. without a kid)."""
-    signing_input = f"{b64e(json.dumps(head).encode())}.{b64e(json.dumps(claims).encode())}"
+    signing_input = (
+        f"{b64e(json.dumps(head).encode())}.{b64e(json.dumps(claims).encode())}"
+    )
     sig = key.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{b64e(sig)}"

@@ -53,7 +53,9 @@ class TestApiErrorCodes:
     def test_code_wins_over_status(self, code: str, name: str, status: int) -> None:
         """Each documented code maps to its exception whatever the HTTP status."""
         detail = {"username": "This field is required"}
-        err = api_error(status, "Bad Request", {"error_code": code, "error_detail": detail})
+        err = api_error(
+            status, "Bad Request", {"error_code": code, "error_detail": detail}
+        )
         assert type(err).__name__ == name
         assert type(err) is getattr(lk_core, name)
         assert (err.error_code, err.detail, err.status_code) == (code, detail, status)
@@ -62,15 +64,20 @@ class TestApiErrorCodes:
         assert isinstance(err, LaunchKeyError)
 
     def test_unknown_code_keeps_code_and_detail(self) -> None:
-        """An unmapped code (e.g. KEY-005) keeps its code and detail on the base class."""
-        err = api_error(400, "Bad Request", {"error_code": "KEY-005", "error_detail": "no"})
+        """An unmapped code (e.g. KEY-005) keeps code and detail on the base class."""
+        err = api_error(
+            400, "Bad Request", {"error_code": "KEY-005", "error_detail": "no"}
+        )
         assert type(err) is LaunchKeyAPIException
         assert (err.error_code, err.detail, err.message) == ("KEY-005", "no", "no")
-        assert "KEY-005" in str(err) and "no" in str(err)
+        assert "KEY-005" in str(err)
+        assert "no" in str(err)
 
     def test_unknown_code_on_mapped_status(self) -> None:
         """An unmapped code on a 404 takes the status class but keeps its code."""
-        err = api_error(404, "Not Found", {"error_code": "ORG-001", "error_detail": "x"})
+        err = api_error(
+            404, "Not Found", {"error_code": "ORG-001", "error_detail": "x"}
+        )
         assert type(err).__name__ == "EntityNotFound"
         assert err.error_code == "ORG-001"
 
@@ -84,11 +91,18 @@ class TestApiErrorFallbacks:
     @pytest.mark.parametrize(("status", "name"), sorted(STATUSES.items()))
     @pytest.mark.parametrize(
         "payload",
-        [None, {}, {"error_code": "ARG-001"}, {"error_detail": "x"}, [1], "text",
-         {"error_code": 5, "error_detail": "x"}],
+        [
+            None,
+            {},
+            {"error_code": "ARG-001"},
+            {"error_detail": "x"},
+            [1],
+            "text",
+            {"error_code": 5, "error_detail": "x"},
+        ],
     )
     def test_status_table(self, status: int, name: str, payload: object) -> None:
-        """Without both code and detail, the status picks the class, code HTTP-<status>."""
+        """Without code and detail the status picks the class; code is HTTP-<status>."""
         err = api_error(status, "Reason Phrase", payload)
         assert type(err).__name__ == name
         assert err.error_code == f"HTTP-{status}"
@@ -124,25 +138,35 @@ class TestAuthorizationInProgress:
     def test_fields(self) -> None:
         """auth_request, expires (aware UTC) and from_same_service are parsed."""
         err = self._err(
-            {"auth_request": "abc", "expires": "2027-01-15T08:00:00Z", "from_same_service": True}
+            {
+                "auth_request": "abc",
+                "expires": "2027-01-15T08:00:00Z",
+                "from_same_service": True,
+            }
         )
         assert err.authorization_request_id == "abc"
         assert err.from_same_service is True
         assert err.expires == dt.datetime(2027, 1, 15, 8, 0, tzinfo=dt.UTC)
-        assert err.expires is not None and err.expires.utcoffset() == dt.timedelta(0)
+        assert err.expires is not None
+        assert err.expires.utcoffset() == dt.timedelta(0)
 
     def test_offset_converted_to_utc(self) -> None:
-        """An expires with an offset is converted to UTC; a naive one is taken as UTC."""
+        """An expires with an offset is converted to UTC; a naive one is UTC."""
         err = self._err({"expires": "2027-01-15T10:00:00+02:00"})
         assert err.expires == dt.datetime(2027, 1, 15, 8, 0, tzinfo=dt.UTC)
-        assert err.expires is not None and err.expires.tzinfo is dt.UTC
+        assert err.expires is not None
+        assert err.expires.tzinfo is dt.UTC
         naive = self._err({"expires": "2027-01-15T08:00:00"})
         assert naive.expires == dt.datetime(2027, 1, 15, 8, 0, tzinfo=dt.UTC)
 
     @pytest.mark.parametrize(
         "data",
-        [{}, {"auth_request": 5, "expires": "soon", "from_same_service": "yes"},
-         {"expires": "x" * 100}, {"expires": 1800000000}],
+        [
+            {},
+            {"auth_request": 5, "expires": "soon", "from_same_service": "yes"},
+            {"expires": "x" * 100},
+            {"expires": 1800000000},
+        ],
     )
     def test_garbled_fields_are_none(self, data: dict[str, object]) -> None:
         """Missing or garbled fields come out as None, not an exception."""
@@ -159,4 +183,8 @@ class TestAuthorizationInProgress:
         back = pickle.loads(pickle.dumps(err))
         assert type(back) is AuthorizationInProgress
         assert back.authorization_request_id == "abc"
-        assert (back.error_code, back.status_code, back.detail) == ("SVC-005", 400, "pending")
+        assert (back.error_code, back.status_code, back.detail) == (
+            "SVC-005",
+            400,
+            "pending",
+        )

@@ -10,7 +10,9 @@ from lk_core._jose import b64url_decode, b64url_encode
 
 
 class TestB64url:
-    @pytest.mark.parametrize("data", [b"", b"f", b"fo", b"foo", b"\xfb\xff\xfe", bytes(range(256))])
+    @pytest.mark.parametrize(
+        "data", [b"", b"f", b"fo", b"foo", b"\xfb\xff\xfe", bytes(range(256))]
+    )
     def test_round_trip_matches_stdlib(self, data: bytes) -> None:
         """Encoding equals stdlib urlsafe base64 without padding, and decodes back."""
         text = b64url_encode(data)

@@ -14,7 +14,11 @@ UID = "11111111-2222-4333-8444-555555555555"
 class TestEntity:
     @pytest.mark.parametrize(
         ("make", "prefix"),
-        [(Entity.service, "svc"), (Entity.directory, "dir"), (Entity.organization, "org")],
+        [
+            (Entity.service, "svc"),
+            (Entity.directory, "dir"),
+            (Entity.organization, "org"),
+        ],
     )
     def test_constructors(self, make: object, prefix: str) -> None:
         """Each constructor gives the right type prefix on the wire."""
@@ -27,7 +31,9 @@ class TestEntity:
         assert Entity.service("{" + UID + "}").id == UID
         assert Entity.service(uuid.UUID(UID)).id == UID
 
-    @pytest.mark.parametrize("bad", ["", "not-a-uuid", "1234", UID + "0", "x" * 100, 5, None])
+    @pytest.mark.parametrize(
+        "bad", ["", "not-a-uuid", "1234", UID + "0", "x" * 100, 5, None]
+    )
     def test_bad_ids(self, bad: object) -> None:
         """A value that is not a UUID raises InvalidEntityID, a usage error."""
         with pytest.raises(InvalidEntityID) as info:
@@ -42,7 +48,9 @@ class TestParseEntity:
         text = f"{kind}:{UID}"
         assert str(parse_entity(text)) == text
 
-    @pytest.mark.parametrize("bad", ["usr:" + UID, "SVC:" + UID, UID, None, 7, ":" + UID])
+    @pytest.mark.parametrize(
+        "bad", ["usr:" + UID, "SVC:" + UID, UID, None, 7, ":" + UID]
+    )
     def test_bad_type(self, bad: object) -> None:
         """An unknown or missing type prefix raises InvalidIssuer."""
         with pytest.raises(InvalidIssuer):

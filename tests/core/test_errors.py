@@ -80,13 +80,16 @@ class TestHierarchy:
     def test_every_error_has_code_and_hint(self) -> None:
         """Each error class carries a short code and inherits or sets a hint."""
         for cls in _all_error_classes():
-            assert cls.code and len(cls.code) <= 24 and " " not in cls.code
+            assert 0 < len(cls.code) <= 24
+            assert " " not in cls.code
             if cls is not LaunchKeyError:
                 assert cls.hint, cls
 
     def test_default_message_is_the_docstring(self) -> None:
         """An error raised without a message explains itself with its docstring."""
-        assert str(lk_core.NoIssuerKey()) == "Signing was attempted without a signing key."
+        assert (
+            str(lk_core.NoIssuerKey()) == "Signing was attempted without a signing key."
+        )
 
     def test_transport_error_retryable_flag(self) -> None:
         """TransportError records whether retrying makes sense."""
@@ -104,7 +107,8 @@ class TestMessages:
     def test_entity_key_not_found_names_kid(self) -> None:
         """EntityKeyNotFound names the missing kid and keeps it as an attribute."""
         err = EntityKeyNotFound("aa:bb")
-        assert "aa:bb" in str(err) and err.kid == "aa:bb"
+        assert "aa:bb" in str(err)
+        assert err.kid == "aa:bb"
 
     def test_failures_never_show_key_material(
         self, client_key: PrivateKey, client_key2: PrivateKey
@@ -123,6 +127,6 @@ class TestMessages:
             except ProtocolError as exc:
                 errors.append(exc)
         assert len(errors) == 2
-        for exc in errors:
-            text = str(exc) + repr(exc) + repr(exc.args)
+        for error in errors:
+            text = str(error) + repr(error) + repr(error.args)
             assert not any(s in text for s in secrets)

@@ -10,7 +10,9 @@ from lk_core._json import JSONError, dumps, loads
 class TestLoads:
     def test_plain_object(self) -> None:
         """Ordinary JSON parses to Python values."""
-        assert loads(b'{"a": [1, 2.5, "x", null, true]}') == {"a": [1, 2.5, "x", None, True]}
+        assert loads(b'{"a": [1, 2.5, "x", null, true]}') == {
+            "a": [1, 2.5, "x", None, True]
+        }
         assert loads('"text"') == "text"
 
     @pytest.mark.parametrize(

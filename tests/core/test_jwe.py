@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import os
+from collections.abc import Mapping
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -32,7 +33,7 @@ OAEP = {
 
 
 def _handmade_jwe(
-    padded: bytes, key: PrivateKey, header: dict[str, object], alg: str = "RSA-OAEP"
+    padded: bytes, key: PrivateKey, header: Mapping[str, object], alg: str = "RSA-OAEP"
 ) -> str:
     """RFC 7516/7518 5.2 built step by step, so padding and headers can be anything."""
     cek, iv = os.urandom(64), os.urandom(16)
@@ -79,11 +80,12 @@ class TestJweEncrypt:
         a = jwe_encrypt(b"same", client_key.public).split(".")
         b = jwe_encrypt(b"same", client_key.public).split(".")
         assert a[0] == b[0]
-        assert a[1] != b[1] and a[2] != b[2]
+        assert a[1] != b[1]
+        assert a[2] != b[2]
 
     @pytest.mark.parametrize("alg", ["RSA1_5", "dir", "A256KW", "rsa-oaep"])
     def test_unsupported_alg(self, client_key: PrivateKey, alg: str) -> None:
-        """Encrypting with an algorithm outside the pinned set raises InvalidAlgorithm."""
+        """Encrypting with an alg outside the pinned set raises InvalidAlgorithm."""
         with pytest.raises(InvalidAlgorithm):
             jwe_encrypt(b"x", client_key.public, alg)
 
@@ -91,7 +93,9 @@ class TestJweEncrypt:
 class TestJweDecrypt:
     def test_handmade_jwe_decrypts(self, client_key: PrivateKey) -> None:
         """A JWE built step by step from the RFC decrypts (independent construction)."""
-        token = _handmade_jwe(b"hello" + bytes([11]) * 11, client_key, _header(client_key))
+        token = _handmade_jwe(
+            b"hello" + bytes([11]) * 11, client_key, _header(client_key)
+        )
         assert jwe_decrypt(token, KeyRing(client_key)) == b"hello"
 
     def test_unknown_kid(self, client_key: PrivateKey, client_key2: PrivateKey) -> None:
@@ -101,7 +105,9 @@ class TestJweDecrypt:
             jwe_decrypt(token, KeyRing(client_key))
         assert info.value.kid == client_key2.kid
 
-    def test_no_kid_tries_every_key(self, client_key: PrivateKey, client_key2: PrivateKey) -> None:
+    def test_no_kid_tries_every_key(
+        self, client_key: PrivateKey, client_key2: PrivateKey
+    ) -> None:
         """Without a kid, each ring key is tried until one unwraps the content key."""
         header = {"alg": "RSA-OAEP", "enc": "A256CBC-HS512"}
         token = _handmade_jwe(b"abc" + bytes([13]) * 13, client_key2, header)
@@ -117,17 +123,23 @@ class TestJweDecrypt:
             jwe_decrypt(token, KeyRing(None))
         assert info.value.kid is None
 
-    def test_kid_names_wrong_key(self, client_key: PrivateKey, client_key2: PrivateKey) -> None:
+    def test_kid_names_wrong_key(
+        self, client_key: PrivateKey, client_key2: PrivateKey
+    ) -> None:
         """A kid naming key A on a content key wrapped to key B fails to unwrap."""
         token = _handmade_jwe(bytes([16]) * 16, client_key2, _header(client_key))
         with pytest.raises(JOSEDecryptError, match="could not be unwrapped"):
             jwe_decrypt(token, KeyRing(client_key, [client_key2]))
 
     @pytest.mark.parametrize("alg", ["RSA-OAEP", "RSA-OAEP-256"])
-    def test_oaep_variant_must_match_header(self, client_key: PrivateKey, alg: str) -> None:
-        """A key wrapped with one OAEP hash but labelled with the other does not unwrap."""
+    def test_oaep_variant_must_match_header(
+        self, client_key: PrivateKey, alg: str
+    ) -> None:
+        """A key wrapped with one OAEP hash but labelled the other does not unwrap."""
         other = "RSA-OAEP-256" if alg == "RSA-OAEP" else "RSA-OAEP"
-        token = _handmade_jwe(bytes([16]) * 16, client_key, _header(client_key, alg=alg), other)
+        token = _handmade_jwe(
+            bytes([16]) * 16, client_key, _header(client_key, alg=alg), other
+        )
         with pytest.raises(JOSEDecryptError, match="could not be unwrapped"):
             jwe_decrypt(token, KeyRing(client_key))
 
@@ -144,9 +156,13 @@ class TestJweDecrypt:
             ({"kid": 7}, "kid is not a string"),
         ],
     )
-    def test_header_checks(self, client_key: PrivateKey, change: dict[str, object], words: str) -> None:
+    def test_header_checks(
+        self, client_key: PrivateKey, change: dict[str, object], words: str
+    ) -> None:
         """Each header the platform never sends is refused, naming the header field."""
-        token = _handmade_jwe(bytes([16]) * 16, client_key, _header(client_key, **change))
+        token = _handmade_jwe(
+            bytes([16]) * 16, client_key, _header(client_key, **change)
+        )
         with pytest.raises(JOSEDecryptError, match=words):
             jwe_decrypt(token, KeyRing(client_key))
 
@@ -159,7 +175,9 @@ class TestJweDecrypt:
             jwe_decrypt(token, KeyRing(client_key))
 
     @pytest.mark.parametrize("part", [2, 3, 4])
-    def test_tag_covers_iv_ciphertext_and_tag(self, client_key: PrivateKey, part: int) -> None:
+    def test_tag_covers_iv_ciphertext_and_tag(
+        self, client_key: PrivateKey, part: int
+    ) -> None:
         """Changing the IV, ciphertext or tag breaks the authentication tag."""
         parts = jwe_encrypt(b"y" * 40, client_key.public).split(".")
         raw = bytearray(b64d(parts[part]))
@@ -184,8 +202,10 @@ class TestJweDecrypt:
             (3, b"\0" * 17, "impossible length"),
         ],
     )
-    def test_length_checks(self, client_key: PrivateKey, part: int, raw: bytes, words: str) -> None:
-        """IV, tag and ciphertext of impossible lengths are refused before unwrapping."""
+    def test_length_checks(
+        self, client_key: PrivateKey, part: int, raw: bytes, words: str
+    ) -> None:
+        """IV, tag and ciphertext of impossible lengths are refused up front."""
         parts = jwe_encrypt(b"y", client_key.public).split(".")
         parts[part] = b64e(raw)
         with pytest.raises(JOSEDecryptError, match=words):

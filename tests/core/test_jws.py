@@ -14,10 +14,16 @@ from lk_core._jose import MAX_TOKEN_BYTES, jws_parse, jws_sign, jws_verify
 from .support import b64d, b64e
 
 CLAIMS = b'{"iss":"lka","n":1}'
-HASHES = {"RS256": hashes.SHA256, "RS384": hashes.SHA384, "RS512": hashes.SHA512}
+HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
+    "RS256": hashes.SHA256,
+    "RS384": hashes.SHA384,
+    "RS512": hashes.SHA512,
+}
 
 
-def _token(header: object, claims: object = None, signature: bytes = b"\0" * 256) -> str:
+def _token(
+    header: object, claims: object = None, signature: bytes = b"\0" * 256
+) -> str:
     head = b64e(json.dumps(header).encode())
     body = b64e(json.dumps({} if claims is None else claims).encode())
     return f"{head}.{body}.{b64e(signature)}"
@@ -25,7 +31,9 @@ def _token(header: object, claims: object = None, signature: bytes = b"\0" * 256
 
 class TestJwsSign:
     @pytest.mark.parametrize("alg", ["RS256", "RS384", "RS512"])
-    def test_signature_verifies_independently(self, client_key: PrivateKey, alg: str) -> None:
+    def test_signature_verifies_independently(
+        self, client_key: PrivateKey, alg: str
+    ) -> None:
         """The signature checks out with plain `cryptography` over header.payload."""
         token = jws_sign(CLAIMS, client_key, alg)
         head, body, sig = token.split(".")

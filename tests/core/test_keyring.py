@@ -38,7 +38,7 @@ class TestKeyRing:
     def test_rotation_keeps_old_key_for_decryption(
         self, client_key: PrivateKey, client_key2: PrivateKey
     ) -> None:
-        """After rotating to a new signing key, messages to the old key still decrypt."""
+        """After rotating to a new signing key, messages to the old one decrypt."""
         old_message = jwe_encrypt(b"late webhook", client_key.public)
         ring = KeyRing(client_key2, [client_key])
         assert ring.signing is client_key2
@@ -48,7 +48,7 @@ class TestKeyRing:
     def test_separate_signing_and_encryption_keys(
         self, client_key: PrivateKey, client_key2: PrivateKey
     ) -> None:
-        """A signature-only key signs; the encryption key decrypts; each keeps its role."""
+        """A signature-only key signs and a separate encryption key decrypts."""
         ring = KeyRing(client_key, [client_key2])
         token = jws_sign(b"{}", ring.signing)
         assert jws_parse(token).kid == client_key.kid
@@ -97,7 +97,9 @@ class TestKeyReprs:
         with pytest.raises(TypeError, match="cannot be pickled"):
             pickle.dumps(client_key)
 
-    def test_equality_by_kid(self, client_key: PrivateKey, client_key2: PrivateKey) -> None:
+    def test_equality_by_kid(
+        self, client_key: PrivateKey, client_key2: PrivateKey
+    ) -> None:
         """Keys compare and hash by kid."""
         assert client_key == client_key
         assert client_key != client_key2

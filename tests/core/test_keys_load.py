@@ -28,7 +28,9 @@ class TestLoadPrivateKey:
 
     def test_accepts_str_and_surrounding_whitespace(self) -> None:
         """A PEM given as text with blank lines around it loads."""
-        text = "\n\n" + fixture_bytes("client-key", "private-pkcs1.pem").decode() + "  \n"
+        text = (
+            "\n\n" + fixture_bytes("client-key", "private-pkcs1.pem").decode() + "  \n"
+        )
         assert load_private_key(text).kid == CLIENT_KID
 
     @pytest.mark.parametrize(

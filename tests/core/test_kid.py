@@ -32,7 +32,7 @@ def _independent_kid(spki_pem: bytes) -> str:
 
 class TestKidOf:
     def test_matches_openssl_computation(self) -> None:
-        """The kid equals the one OpenSSL + md5sum computed when the fixture was made."""
+        """The kid equals the one OpenSSL + md5sum computed for the fixture."""
         expected = fixture_bytes("client-key", "kid.txt").decode().strip()
         key = load_private_key(fixture_bytes("client-key", "private-pkcs1.pem"))
         assert kid_of(key.key.public_key()) == expected
@@ -58,11 +58,15 @@ class TestKidOf:
 
     def test_matches_vendor_sdk_kid(self, client_key: PrivateKey) -> None:
         """The vendor SDK derives the same kid for the same key."""
-        vendor_kid = JOSETransport._JOSETransport__generate_key_id(  # type: ignore[attr-defined]
+        vendor_kid = JOSETransport._JOSETransport__generate_key_id(
             private_key_pem(client_key)
         )
         assert vendor_kid == client_key.kid
 
     def test_private_and_public_agree(self, client_key: PrivateKey) -> None:
         """A private key and its public half carry the same kid."""
-        assert client_key.public.kid == client_key.kid == kid_of(client_key.key.public_key())
+        assert (
+            client_key.public.kid
+            == client_key.kid
+            == kid_of(client_key.key.public_key())
+        )

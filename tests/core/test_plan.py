@@ -33,8 +33,8 @@ from lk_core import (
     Unauthorized,
     UnexpectedAPIResponse,
     VerifiedRequest,
-    signed_call,
     sign_response,
+    signed_call,
     verify_request,
 )
 from lk_core._plan import CACHE_TIME, ensure_platform, fetch_platform_key
@@ -46,7 +46,9 @@ LOCAL0 = 1_800_000_000.25  # local clock at the start of each test
 App = Callable[[VerifiedRequest], tuple[int, bytes | None, tuple[tuple[str, str], ...]]]
 
 
-def _ok(verified: VerifiedRequest) -> tuple[int, bytes | None, tuple[tuple[str, str], ...]]:
+def _ok(
+    verified: VerifiedRequest,
+) -> tuple[int, bytes | None, tuple[tuple[str, str], ...]]:
     return 201, b'{"echo": ' + (verified.payload or b"null") + b"}", ()
 
 
@@ -70,22 +72,36 @@ class FakePlatform:
         if forced is not None:
             return forced
         if req.path == "/public/v3/ping":
-            api_time = dt.datetime.fromtimestamp(int(now), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            return HttpResponse(status=200, headers=Headers(), body=json.dumps({"api_time": api_time}).encode())
+            api_time = dt.datetime.fromtimestamp(int(now), dt.UTC).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            )
+            return HttpResponse(
+                status=200,
+                headers=Headers(),
+                body=json.dumps({"api_time": api_time}).encode(),
+            )
         if req.path.startswith("/public/v3/public-key"):
-            kid = req.path.rpartition("/")[2] if req.path.count("/") == 4 else self.current.kid
+            kid = (
+                req.path.rpartition("/")[2]
+                if req.path.count("/") == 4
+                else self.current.kid
+            )
             key = self.keys.get(kid)
             if key is None:
                 return HttpResponse(status=404, headers=Headers())
             return HttpResponse(
-                status=200, headers=Headers({"X-IOV-KEY-ID": key.kid}), body=key.public.pem.encode()
+                status=200,
+                headers=Headers({"X-IOV-KEY-ID": key.kid}),
+                body=key.public.pem.encode(),
             )
         verified = verify_request(
             req.method,
             req.path,
             req.headers,
             req.body,
-            key_lookup=lambda issuer, kid: self.client.public if kid == self.client.kid else None,
+            key_lookup=lambda issuer, kid: (
+                self.client.public if kid == self.client.kid else None
+            ),
             platform_keys=KeyRing(self.current, self.keys.values()),
             now=int(now),
         )
@@ -128,8 +144,15 @@ class Runner:
     def view(self) -> PlatformView:
         return self.stored[-1] if self.stored else PlatformView()
 
-    def call(self, view: PlatformView | None = None, payload: bytes | None = b'{"a": 1}', **kw: Any) -> Any:
-        creds = Credentials(issuer=SVC, subject=SVC, keyring=KeyRing(self.platform.client))
+    def call(
+        self,
+        view: PlatformView | None = None,
+        payload: bytes | None = b'{"a": 1}',
+        **kw: Any,
+    ) -> Any:
+        creds = Credentials(
+            issuer=SVC, subject=SVC, keyring=KeyRing(self.platform.client)
+        )
         plan = signed_call(
             self.view if view is None else view,
             creds,
@@ -153,19 +176,29 @@ def run(fake: FakePlatform) -> Runner:
 
 
 class TestSignedCall:
-    def test_first_call_syncs_clock_and_key(self, run: Runner, fake: FakePlatform) -> None:
+    def test_first_call_syncs_clock_and_key(
+        self, run: Runner, fake: FakePlatform
+    ) -> None:
         """A fresh view pings, fetches the current key, then makes the call."""
         assert run.call() == (201, b'{"echo": {"a": 1}}')
-        assert fake.paths == ["/public/v3/ping", "/public/v3/public-key", "/service/v3/auths"]
+        assert fake.paths == [
+            "/public/v3/ping",
+            "/public/v3/public-key",
+            "/service/v3/auths",
+        ]
         assert run.view.current_kid == fake.current.kid
         assert set(run.view.keys) == {fake.current.kid}
 
     def test_bodiless_call(self, run: Runner) -> None:
         """A GET without payload is signed without a body and still verified."""
-        assert run.call(payload=None, method="GET", path="/service/v3/auths/x")[0] == 201
+        assert (
+            run.call(payload=None, method="GET", path="/service/v3/auths/x")[0] == 201
+        )
 
     @pytest.mark.parametrize("ahead", [-3600.0, 1000.0, 29.0])
-    def test_clock_offset_applied(self, platform_key: PrivateKey, client_key: PrivateKey, ahead: float) -> None:
+    def test_clock_offset_applied(
+        self, platform_key: PrivateKey, client_key: PrivateKey, ahead: float
+    ) -> None:
         """Tokens carry platform time even when the local clock is far off."""
         fake = FakePlatform(platform_key, client_key, ahead=ahead)
         run = Runner(fake)
@@ -183,7 +216,11 @@ class TestSignedCall:
         fake.paths.clear()
         run.now = view.offset_at + CACHE_TIME
         run.call(view)
-        assert fake.paths == ["/public/v3/ping", "/public/v3/public-key", "/service/v3/auths"]
+        assert fake.paths == [
+            "/public/v3/ping",
+            "/public/v3/public-key",
+            "/service/v3/auths",
+        ]
 
     def test_unknown_response_kid_is_fetched_once(
         self, run: Runner, fake: FakePlatform, platform_key2: PrivateKey
@@ -194,13 +231,18 @@ class TestSignedCall:
         fake.signer = platform_key2
         fake.paths.clear()
         assert run.call()[0] == 201
-        assert fake.paths == ["/service/v3/auths", f"/public/v3/public-key/{platform_key2.kid}"]
+        assert fake.paths == [
+            "/service/v3/auths",
+            f"/public/v3/public-key/{platform_key2.kid}",
+        ]
         assert platform_key2.kid in run.view.keys
         fake.paths.clear()
         run.call()
         assert fake.paths == ["/service/v3/auths"]
 
-    def test_rotated_current_key(self, run: Runner, fake: FakePlatform, platform_key2: PrivateKey) -> None:
+    def test_rotated_current_key(
+        self, run: Runner, fake: FakePlatform, platform_key2: PrivateKey
+    ) -> None:
         """After the cache expires, requests are encrypted to the new current key."""
         run.call()
         fake.keys[platform_key2.kid] = platform_key2
@@ -209,7 +251,9 @@ class TestSignedCall:
         assert run.call()[0] == 201
         assert run.view.current_kid == platform_key2.kid
 
-    def test_key_fetch_404(self, run: Runner, fake: FakePlatform, platform_key2: PrivateKey) -> None:
+    def test_key_fetch_404(
+        self, run: Runner, fake: FakePlatform, platform_key2: PrivateKey
+    ) -> None:
         """A response naming a key the platform then denies is UnexpectedAPIResponse."""
         run.call()
         fake.signer = platform_key2
@@ -217,7 +261,11 @@ class TestSignedCall:
             run.call()
 
     def test_fetched_key_must_match_kid(
-        self, run: Runner, fake: FakePlatform, platform_key: PrivateKey, platform_key2: PrivateKey
+        self,
+        run: Runner,
+        fake: FakePlatform,
+        platform_key: PrivateKey,
+        platform_key2: PrivateKey,
     ) -> None:
         """A key served under another key's id is refused."""
         run.call()
@@ -226,25 +274,33 @@ class TestSignedCall:
         with pytest.raises(UnexpectedAPIResponse, match="does not match"):
             run.call()
 
-    def test_401_is_unauthorized_unverified(self, run: Runner, fake: FakePlatform) -> None:
+    def test_401_is_unauthorized_unverified(
+        self, run: Runner, fake: FakePlatform
+    ) -> None:
         """A 401 raises Unauthorized even without any signature."""
         run.call()
-        fake.override = lambda r: HttpResponse(status=401, headers=Headers(), reason="Unauthorized")
+        fake.override = lambda r: HttpResponse(
+            status=401, headers=Headers(), reason="Unauthorized"
+        )
         with pytest.raises(Unauthorized) as info:
             run.call()
         assert (info.value.status_code, info.value.error_code) == (401, "HTTP-401")
 
     @pytest.mark.parametrize("status", [500, 503])
-    def test_5xx_is_server_error(self, run: Runner, fake: FakePlatform, status: int) -> None:
+    def test_5xx_is_server_error(
+        self, run: Runner, fake: FakePlatform, status: int
+    ) -> None:
         """A 5xx raises ServerError without verification and is never success."""
         run.call()
-        fake.override = lambda r: HttpResponse(status=status, headers=Headers(), body=b"oops")
+        fake.override = lambda r: HttpResponse(
+            status=status, headers=Headers(), body=b"oops"
+        )
         with pytest.raises(ServerError) as info:
             run.call()
         assert info.value.status_code == status
 
     def test_coded_4xx_mapped(self, run: Runner, fake: FakePlatform) -> None:
-        """A verified 400 with an ARG-001 body raises InvalidParameters with its detail."""
+        """A verified 400 with an ARG-001 body raises InvalidParameters."""
         detail = {"username": "This field is required"}
         body = json.dumps({"error_code": "ARG-001", "error_detail": detail}).encode()
         fake.app = lambda v: (400, body, ())
@@ -254,8 +310,14 @@ class TestSignedCall:
 
     def test_svc005_mapped(self, run: Runner, fake: FakePlatform) -> None:
         """SVC-005 with error_data raises AuthorizationInProgress with its fields."""
-        data = {"auth_request": "r1", "expires": "2027-01-15T08:00:00Z", "from_same_service": False}
-        body = json.dumps({"error_code": "SVC-005", "error_detail": "pending", "error_data": data})
+        data = {
+            "auth_request": "r1",
+            "expires": "2027-01-15T08:00:00Z",
+            "from_same_service": False,
+        }
+        body = json.dumps(
+            {"error_code": "SVC-005", "error_detail": "pending", "error_data": data}
+        )
         fake.app = lambda v: (400, body.encode(), ())
         with pytest.raises(AuthorizationInProgress) as info:
             run.call()
@@ -270,14 +332,20 @@ class TestSignedCall:
     def test_unsigned_4xx_refused(self, run: Runner, fake: FakePlatform) -> None:
         """A 4xx is verified before it is mapped: a missing JWT is refused."""
         run.call()
-        fake.override = lambda r: None if r.path.startswith("/public") else HttpResponse(
-            status=404, headers=Headers()
+        fake.override = lambda r: (
+            None
+            if r.path.startswith("/public")
+            else HttpResponse(status=404, headers=Headers())
         )
         with pytest.raises(UnexpectedAPIResponse, match="X-IOV-JWT"):
             run.call()
 
     def test_forged_4xx_refused(
-        self, run: Runner, fake: FakePlatform, platform_key: PrivateKey, client_key2: PrivateKey
+        self,
+        run: Runner,
+        fake: FakePlatform,
+        platform_key: PrivateKey,
+        client_key2: PrivateKey,
     ) -> None:
         """A 4xx whose token does not verify is refused, not mapped."""
         run.call()
@@ -291,7 +359,9 @@ class TestSignedCall:
             token = good.headers.get("X-IOV-JWT") or ""
             head, body, sig = token.split(".")
             bad = f"{head}.{body}.{sig[:-4]}AAAA"
-            return HttpResponse(status=good.status, headers=Headers({"X-IOV-JWT": bad}), body=good.body)
+            return HttpResponse(
+                status=good.status, headers=Headers({"X-IOV-JWT": bad}), body=good.body
+            )
 
         fake.override = tamper
         with pytest.raises(InvalidJWTResponse):
@@ -299,7 +369,11 @@ class TestSignedCall:
 
     def test_location_header_verified(self, run: Runner, fake: FakePlatform) -> None:
         """Headers the platform mirrors in its token pass through a real call."""
-        fake.app = lambda v: (201, b"{}", (("Location", "/x/1"), ("Cache-Control", "no-store")))
+        fake.app = lambda v: (
+            201,
+            b"{}",
+            (("Location", "/x/1"), ("Cache-Control", "no-store")),
+        )
         assert run.call() == (201, b"{}")
 
     def test_answer_must_be_received(self, platform_key: PrivateKey) -> None:
@@ -311,7 +385,9 @@ class TestSignedCall:
 
 
 class TestPublicEndpoints:
-    def _ensure(self, run: Runner, fake: FakePlatform, answer: HttpResponse, path: str) -> None:
+    def _ensure(
+        self, run: Runner, fake: FakePlatform, answer: HttpResponse, path: str
+    ) -> None:
         fake.override = lambda r: answer if r.path == path else None
         run.run(ensure_platform(PlatformView(), LOCAL0))
 
@@ -325,35 +401,47 @@ class TestPublicEndpoints:
             (200, b'{"api_time": "yesterday"}', "not ISO 8601"),
         ],
     )
-    def test_bad_ping(self, run: Runner, fake: FakePlatform, status: int, body: bytes, words: str) -> None:
+    def test_bad_ping(
+        self, run: Runner, fake: FakePlatform, status: int, body: bytes, words: str
+    ) -> None:
         """A ping that fails or lacks a parseable api_time is UnexpectedAPIResponse."""
         answer = HttpResponse(status=status, headers=Headers(), body=body)
         with pytest.raises(UnexpectedAPIResponse, match=words):
             self._ensure(run, fake, answer, "/public/v3/ping")
 
-    def test_public_key_needs_key_id_header(self, run: Runner, fake: FakePlatform) -> None:
+    def test_public_key_needs_key_id_header(
+        self, run: Runner, fake: FakePlatform
+    ) -> None:
         """A public-key answer without X-IOV-KEY-ID is refused."""
-        answer = HttpResponse(status=200, headers=Headers(), body=fake.current.public.pem.encode())
+        answer = HttpResponse(
+            status=200, headers=Headers(), body=fake.current.public.pem.encode()
+        )
         with pytest.raises(UnexpectedAPIResponse, match="X-IOV-KEY-ID"):
             self._ensure(run, fake, answer, "/public/v3/public-key")
 
-    def test_public_key_id_must_match(self, run: Runner, fake: FakePlatform, client_key: PrivateKey) -> None:
+    def test_public_key_id_must_match(
+        self, run: Runner, fake: FakePlatform, client_key: PrivateKey
+    ) -> None:
         """An X-IOV-KEY-ID that is not the served key's kid is refused."""
         answer = HttpResponse(
-            status=200, headers=Headers({"X-IOV-KEY-ID": client_key.kid}), body=fake.current.public.pem.encode()
+            status=200,
+            headers=Headers({"X-IOV-KEY-ID": client_key.kid}),
+            body=fake.current.public.pem.encode(),
         )
         with pytest.raises(UnexpectedAPIResponse, match="does not match"):
             self._ensure(run, fake, answer, "/public/v3/public-key")
 
     def test_public_key_body_must_be_key(self, run: Runner, fake: FakePlatform) -> None:
         """A public-key answer whose body is not an RSA key is refused."""
-        answer = HttpResponse(status=200, headers=Headers({"X-IOV-KEY-ID": "x"}), body=b'"json"')
+        answer = HttpResponse(
+            status=200, headers=Headers({"X-IOV-KEY-ID": "x"}), body=b'"json"'
+        )
         with pytest.raises(UnexpectedAPIResponse, match="public-key body"):
             self._ensure(run, fake, answer, "/public/v3/public-key")
 
     @pytest.mark.parametrize("kid", ["", "a/b", "x" * 129])
     def test_malformed_kid_not_fetched(self, kid: str) -> None:
-        """A kid that is empty, too long or has a slash is refused before any request."""
+        """A kid that is empty, too long or has a slash is never requested."""
         with pytest.raises(UnexpectedAPIResponse, match="malformed"):
             next(fetch_platform_key(PlatformView(), kid))
 
@@ -373,7 +461,9 @@ class TestPlatformView:
         assert view.current_key(100.0 + CACHE_TIME) is None
         assert PlatformView().current_key(0.0) is None
 
-    def test_with_key_keeps_current(self, platform_key: PrivateKey, platform_key2: PrivateKey) -> None:
+    def test_with_key_keeps_current(
+        self, platform_key: PrivateKey, platform_key2: PrivateKey
+    ) -> None:
         """Learning an extra key by id does not change the current key."""
         view = PlatformView().with_key(platform_key.public, current_at=1.0)
         more = view.with_key(platform_key2.public)

@@ -46,7 +46,9 @@ class TestSignRequestClaims:
             },
         }
 
-    def test_no_hash_without_body(self, client_key: PrivateKey, platform_key: PrivateKey) -> None:
+    def test_no_hash_without_body(
+        self, client_key: PrivateKey, platform_key: PrivateKey
+    ) -> None:
         """A bodiless call has request meth and path only, and an empty body."""
         req = signed(client_key, platform_key, "GET", "/service/v3/auths/abc", None)
         _, claims = segments(bearer(req.http.headers))
@@ -64,7 +66,9 @@ class TestSignRequestClaims:
         assert claims["request"]["hash"] == DIGESTS[func](req.http.body).hexdigest()
 
     @pytest.mark.parametrize("alg", ["RS256", "RS384", "RS512"])
-    def test_signing_alg(self, client_key: PrivateKey, platform_key: PrivateKey, alg: str) -> None:
+    def test_signing_alg(
+        self, client_key: PrivateKey, platform_key: PrivateKey, alg: str
+    ) -> None:
         """The chosen JWS alg appears in the token header."""
         req = signed(client_key, platform_key, alg=alg)
         assert segments(bearer(req.http.headers))[0]["alg"] == alg
@@ -78,14 +82,18 @@ class TestSignRequestClaims:
         assert req.method == "PATCH"
         assert segments(bearer(req.http.headers))[1]["request"]["meth"] == "PATCH"
 
-    def test_path_signed_exactly(self, client_key: PrivateKey, platform_key: PrivateKey) -> None:
+    def test_path_signed_exactly(
+        self, client_key: PrivateKey, platform_key: PrivateKey
+    ) -> None:
         """The path is signed and sent exactly as given."""
         path = "/directory/v3/users/devices/Ab%20c"
         req = signed(client_key, platform_key, "DELETE", path)
         assert req.http.path == req.path == path
         assert segments(bearer(req.http.headers))[1]["request"]["path"] == path
 
-    def test_parent_acts_for_child(self, client_key: PrivateKey, platform_key: PrivateKey) -> None:
+    def test_parent_acts_for_child(
+        self, client_key: PrivateKey, platform_key: PrivateKey
+    ) -> None:
         """An organization key acting for a service: iss is the org, sub the service."""
         req = signed(client_key, platform_key, issuer=ORG, subject=SVC)
         claims = segments(bearer(req.http.headers))[1]
@@ -94,15 +102,21 @@ class TestSignRequestClaims:
 
 
 class TestSignRequestHttp:
-    def test_headers_with_body(self, client_key: PrivateKey, platform_key: PrivateKey) -> None:
+    def test_headers_with_body(
+        self, client_key: PrivateKey, platform_key: PrivateKey
+    ) -> None:
         """With a body: Content-Type application/jwe, IOV-JWT auth, a User-Agent."""
         req = signed(client_key, platform_key)
         assert header(req.http.headers, "Content-Type") == "application/jwe"
         auth = header(req.http.headers, "Authorization")
-        assert auth is not None and auth.startswith("IOV-JWT ") and "  " not in auth
+        assert auth is not None
+        assert auth.startswith("IOV-JWT ")
+        assert "  " not in auth
         assert header(req.http.headers, "User-Agent")
 
-    def test_headers_without_body(self, client_key: PrivateKey, platform_key: PrivateKey) -> None:
+    def test_headers_without_body(
+        self, client_key: PrivateKey, platform_key: PrivateKey
+    ) -> None:
         """Without a body: Content-Type application/jwt."""
         req = signed(client_key, platform_key, "GET", "/x", None)
         assert header(req.http.headers, "Content-Type") == "application/jwt"
@@ -110,7 +124,7 @@ class TestSignRequestHttp:
     def test_body_is_jwe_to_platform_key(
         self, client_key: PrivateKey, platform_key: PrivateKey
     ) -> None:
-        """The body is a compact JWE to the platform's key that decrypts to the payload."""
+        """The body is a compact JWE to the platform key, decrypting to the payload."""
         req = signed(client_key, platform_key)
         jwe_header = json.loads(b64d(req.http.body.split(b".")[0]))
         assert jwe_header == {
@@ -131,7 +145,9 @@ class TestSignRequestHttp:
 
 
 class TestSignRequestRefusals:
-    def _call(self, client: PrivateKey | None, platform: PrivateKey | None, **kw: object) -> None:
+    def _call(
+        self, client: PrivateKey | None, platform: PrivateKey | None, **kw: object
+    ) -> None:
         args: dict[str, object] = {
             "issuer": SVC,
             "subject": SVC,
@@ -144,12 +160,16 @@ class TestSignRequestRefusals:
         args.update(kw)
         sign_request("POST", "/x", **args)  # type: ignore[arg-type]
 
-    def test_unknown_hash_func(self, client_key: PrivateKey, platform_key: PrivateKey) -> None:
+    def test_unknown_hash_func(
+        self, client_key: PrivateKey, platform_key: PrivateKey
+    ) -> None:
         """A hash func outside S256/S384/S512 raises InvalidAlgorithm naming the set."""
         with pytest.raises(InvalidAlgorithm, match="S256"):
             self._call(client_key, platform_key, func="MD5")
 
-    def test_unknown_jws_alg(self, client_key: PrivateKey, platform_key: PrivateKey) -> None:
+    def test_unknown_jws_alg(
+        self, client_key: PrivateKey, platform_key: PrivateKey
+    ) -> None:
         """A JWS alg outside RS256/384/512 raises InvalidAlgorithm."""
         with pytest.raises(InvalidAlgorithm):
             self._call(client_key, platform_key, alg="HS256")

@@ -104,7 +104,9 @@ class TestVerifyRequest:
         assert plat.lookups == [(SVC, plat.client.kid)]
         assert "username" not in repr(got)
 
-    def test_bodiless(self, plat: _Platform, client_key: PrivateKey, platform_key: PrivateKey) -> None:
+    def test_bodiless(
+        self, plat: _Platform, client_key: PrivateKey, platform_key: PrivateKey
+    ) -> None:
         """A GET without body verifies with payload None."""
         get = signed(client_key, platform_key, "GET", "/service/v3/auths/x", None)
         assert plat.verify(get).payload is None
@@ -113,24 +115,32 @@ class TestVerifyRequest:
         "auth",
         [None, "", "Bearer abc", "IOV-JWTabc", "iov-jwt abc", "Basic dXNlcg=="],
     )
-    def test_authorization_scheme(self, plat: _Platform, req: SignedRequest, auth: str | None) -> None:
+    def test_authorization_scheme(
+        self, plat: _Platform, req: SignedRequest, auth: str | None
+    ) -> None:
         """Anything but 'IOV-JWT <token>' in Authorization is refused."""
         headers = {} if auth is None else {"Authorization": auth}
         with pytest.raises(InvalidJWTResponse, match="IOV-JWT"):
             plat.verify(req, headers=headers)
 
-    def test_authorization_header_any_case(self, plat: _Platform, req: SignedRequest) -> None:
+    def test_authorization_header_any_case(
+        self, plat: _Platform, req: SignedRequest
+    ) -> None:
         """The Authorization header name is matched case-insensitively."""
         headers = [(k.upper(), v) for k, v in req.http.headers]
         assert plat.verify(req, headers=headers).payload == PAYLOAD
 
-    def test_unknown_key(self, plat: _Platform, client_key2: PrivateKey, platform_key: PrivateKey) -> None:
+    def test_unknown_key(
+        self, plat: _Platform, client_key2: PrivateKey, platform_key: PrivateKey
+    ) -> None:
         """A token signed with a key the issuer does not have is refused, naming it."""
         other = signed(client_key2, platform_key)
         with pytest.raises(InvalidJWTResponse, match=client_key2.kid):
             plat.verify(other)
 
-    def test_key_of_another_issuer(self, plat: _Platform, client_key: PrivateKey, platform_key: PrivateKey) -> None:
+    def test_key_of_another_issuer(
+        self, plat: _Platform, client_key: PrivateKey, platform_key: PrivateKey
+    ) -> None:
         """The kid is looked up for the token's own issuer."""
         from .support import SVC2
 
@@ -162,11 +172,17 @@ class TestVerifyRequest:
         with pytest.raises(JWTValidationFailure, match="exp"):
             plat.verify(req, now=T0 + 11)
 
-    def test_skew_argument(self, plat: _Platform, client_key: PrivateKey, platform_key: PrivateKey) -> None:
+    def test_skew_argument(
+        self, plat: _Platform, client_key: PrivateKey, platform_key: PrivateKey
+    ) -> None:
         """The skew is an argument; 0 allows no slack at all."""
         get = signed(client_key, platform_key, "GET", "/x", None)
         ring = KeyRing(platform_key)
-        args: dict[str, Any] = {"key_lookup": plat.lookup, "platform_keys": ring, "skew": 0}
+        args: dict[str, Any] = {
+            "key_lookup": plat.lookup,
+            "platform_keys": ring,
+            "skew": 0,
+        }
         verify_request("GET", "/x", get.http.headers, b"", now=T0, **args)
         with pytest.raises(JWTValidationFailure, match="nbf"):
             verify_request("GET", "/x", get.http.headers, b"", now=T0 - 1, **args)
@@ -179,34 +195,44 @@ class TestVerifyRequest:
 
     def test_method_mismatch(self, plat: _Platform, req: SignedRequest) -> None:
         """request.meth must equal the method actually used."""
-        with pytest.raises(JWTValidationFailure, match="request.meth: expected 'PUT', found 'POST'"):
+        with pytest.raises(
+            JWTValidationFailure, match=r"request\.meth: expected 'PUT', found 'POST'"
+        ):
             plat.verify(req, method="put")
 
     def test_path_mismatch(self, plat: _Platform, req: SignedRequest) -> None:
         """request.path must equal the path actually requested."""
-        with pytest.raises(JWTValidationFailure, match="request.path: expected '/service/v3/auths/'"):
+        with pytest.raises(
+            JWTValidationFailure, match=r"request\.path: expected '/service/v3/auths/'"
+        ):
             plat.verify(req, path="/service/v3/auths/")
 
-    def test_body_hash(self, plat: _Platform, req: SignedRequest, platform_key: PrivateKey) -> None:
+    def test_body_hash(
+        self, plat: _Platform, req: SignedRequest, platform_key: PrivateKey
+    ) -> None:
         """A body other than the one hashed in the token is refused."""
         other = jwe_encrypt(PAYLOAD, platform_key.public).encode()
-        with pytest.raises(JWTValidationFailure, match="request.hash"):
+        with pytest.raises(JWTValidationFailure, match=r"request\.hash"):
             plat.verify(req, body=other)
 
-    def test_hash_func_from_token(self, plat: _Platform, client_key: PrivateKey, platform_key: PrivateKey) -> None:
+    def test_hash_func_from_token(
+        self, plat: _Platform, client_key: PrivateKey, platform_key: PrivateKey
+    ) -> None:
         """The digest named by request.func is the one checked."""
         req = signed(client_key, platform_key, func="S512")
         assert plat.verify(req).payload == PAYLOAD
         digest = hashlib.sha256(req.http.body).hexdigest()
         headers = plat.with_claims(req, request_hash=digest)
-        with pytest.raises(JWTValidationFailure, match="request.hash"):
+        with pytest.raises(JWTValidationFailure, match=r"request\.hash"):
             plat.verify(req, headers=headers)
 
-    def test_body_without_hash(self, plat: _Platform, client_key: PrivateKey, platform_key: PrivateKey) -> None:
+    def test_body_without_hash(
+        self, plat: _Platform, client_key: PrivateKey, platform_key: PrivateKey
+    ) -> None:
         """A body arriving on a token signed without hash/func is refused."""
         get = signed(client_key, platform_key, "POST", "/x", None)
         body = jwe_encrypt(b"{}", platform_key.public).encode()
-        with pytest.raises(JWTValidationFailure, match="request.func"):
+        with pytest.raises(JWTValidationFailure, match=r"request\.func"):
             plat.verify(get, body=body)
 
     def test_hash_without_body(self, plat: _Platform, req: SignedRequest) -> None:
@@ -235,14 +261,18 @@ class TestVerifyRequest:
     def test_malformed_entities_are_protocol_errors(
         self, plat: _Platform, req: SignedRequest, claim: str, value: object
     ) -> None:
-        """A malformed iss or sub from the far side is a ProtocolError (a 401), not a crash."""
+        """A malformed iss or sub from the far side is a ProtocolError, not a crash."""
         with pytest.raises(ProtocolError, match=claim):
             plat.verify(req, headers=plat.with_claims(req, **{claim: value}))
 
 
 class TestSignResponse:
     def test_answer_verifies_for_client(
-        self, plat: _Platform, req: SignedRequest, client_key: PrivateKey, platform_key: PrivateKey
+        self,
+        plat: _Platform,
+        req: SignedRequest,
+        client_key: PrivateKey,
+        platform_key: PrivateKey,
     ) -> None:
         """What sign_response writes for a verified request, verify_response reads."""
         got = plat.verify(req)
@@ -271,13 +301,32 @@ class TestSignResponse:
 
     def test_unauthenticated_answer(self, platform_key: PrivateKey) -> None:
         """Without a verified request, aud and sub are 'public' and jti is passed in."""
-        resp = sign_response(401, None, request=None, platform_key=platform_key, encrypt_to=None, now=T0, jti="raw")
+        resp = sign_response(
+            401,
+            None,
+            request=None,
+            platform_key=platform_key,
+            encrypt_to=None,
+            now=T0,
+            jti="raw",
+        )
         _, claims = segments(resp.headers.get("X-IOV-JWT") or "")
-        assert (claims["aud"], claims["sub"], claims["jti"]) == ("public", "public", "raw")
+        assert (claims["aud"], claims["sub"], claims["jti"]) == (
+            "public",
+            "public",
+            "raw",
+        )
         assert claims["response"] == {"status": 401}
         assert resp.body == b""
 
     def test_body_needs_a_key(self, platform_key: PrivateKey) -> None:
         """A response body without a key to encrypt to is refused."""
         with pytest.raises(InvalidAlgorithm):
-            sign_response(200, b"{}", request=None, platform_key=platform_key, encrypt_to=None, now=T0)
+            sign_response(
+                200,
+                b"{}",
+                request=None,
+                platform_key=platform_key,
+                encrypt_to=None,
+                now=T0,
+            )

@@ -38,7 +38,9 @@ BODY = b'{"auth_request": "abc", "push_package": "p"}'
 class _Answer:
     """Builds one answer to ``sent`` with a single thing changed, then verifies it."""
 
-    def __init__(self, client: PrivateKey, platform: PrivateKey, sent: SignedRequest) -> None:
+    def __init__(
+        self, client: PrivateKey, platform: PrivateKey, sent: SignedRequest
+    ) -> None:
         self.client, self.platform, self.sent = client, platform, sent
 
     def build(
@@ -74,7 +76,9 @@ class _Answer:
             headers=headers,
         )
 
-    def verify(self, response: HttpResponse, *, now: int = T0, ring: KeyRing | None = None) -> bytes | None:
+    def verify(
+        self, response: HttpResponse, *, now: int = T0, ring: KeyRing | None = None
+    ) -> bytes | None:
         return verify_response(
             response,
             self.sent,
@@ -96,7 +100,9 @@ def answer(client_key: PrivateKey, platform_key: PrivateKey) -> _Answer:
     return _Answer(client_key, platform_key, signed(client_key, platform_key))
 
 
-def _fails(answer: _Answer, response: HttpResponse, check: str, **kw: Any) -> JWTValidationFailure:
+def _fails(
+    answer: _Answer, response: HttpResponse, check: str, **kw: Any
+) -> JWTValidationFailure:
     with pytest.raises(JWTValidationFailure) as info:
         answer.verify(response, **kw)
     assert info.value.check == check, str(info.value)
@@ -130,14 +136,18 @@ class TestSignatureAndKid:
         with pytest.raises(UnexpectedAPIResponse, match="X-IOV-JWT"):
             answer.verify(HttpResponse(status=200, headers=Headers(), body=b""))
 
-    def test_unknown_platform_kid(self, answer: _Answer, platform_key2: PrivateKey) -> None:
+    def test_unknown_platform_kid(
+        self, answer: _Answer, platform_key2: PrivateKey
+    ) -> None:
         """A token from a key not in platform_keys is refused, naming the kid."""
         with pytest.raises(InvalidJWTResponse, match=platform_key2.kid):
             answer.verify(answer.build(sign_with=platform_key2))
 
     def test_no_kid(self, answer: _Answer, platform_key: PrivateKey) -> None:
         """A token without a kid header is refused."""
-        token = sign_raw({"alg": "RS256"}, response_claims(answer.sent, status=204), platform_key)
+        token = sign_raw(
+            {"alg": "RS256"}, response_claims(answer.sent, status=204), platform_key
+        )
         response = HttpResponse(status=204, headers=Headers({"X-IOV-JWT": token}))
         with pytest.raises(InvalidJWTResponse, match="no kid"):
             answer.verify(response)
@@ -158,7 +168,9 @@ class TestSignatureAndKid:
     def test_garbage_token(self, answer: _Answer) -> None:
         """An X-IOV-JWT that is not a JWS raises InvalidJWTResponse."""
         with pytest.raises(InvalidJWTResponse):
-            answer.verify(HttpResponse(status=200, headers=Headers({"X-IOV-JWT": "x.y"})))
+            answer.verify(
+                HttpResponse(status=200, headers=Headers({"X-IOV-JWT": "x.y"}))
+            )
 
 
 class TestIdentityClaims:
@@ -182,7 +194,7 @@ class TestIdentityClaims:
     def test_aud_is_issuer_sub_is_subject(
         self, client_key: PrivateKey, platform_key: PrivateKey
     ) -> None:
-        """For a parent key acting for a child, aud must be the issuer, sub the subject."""
+        """When a parent acts for a child, aud must be the issuer, sub the subject."""
         sent = signed(client_key, platform_key, issuer=ORG, subject=SVC)
         ans = _Answer(client_key, platform_key, sent)
         assert ans.verify(ans.build()) == BODY
@@ -205,7 +217,9 @@ class TestTimes:
     @pytest.mark.parametrize("claim", ["nbf", "iat"])
     def test_future_beyond_leeway(self, answer: _Answer, claim: str) -> None:
         """nbf or iat 31 s in the future is refused."""
-        err = _fails(answer, answer.build(claims={claim: T0 + 31, "exp": T0 + 40}), claim)
+        err = _fails(
+            answer, answer.build(claims={claim: T0 + 31, "exp": T0 + 40}), claim
+        )
         assert err.expected == f"<= {T0 + 30}"
 
     def test_exp_within_leeway(self, answer: _Answer) -> None:
@@ -249,16 +263,28 @@ class TestResponseClaim:
         err = _fails(answer, answer.build(bound={"status": value}), "response.status")
         assert err.expected == 200
 
-    @pytest.mark.parametrize(("claim", "name"), [("location", "Location"), ("cache", "Cache-Control")])
-    def test_header_mirrored_both_ways(self, answer: _Answer, claim: str, name: str) -> None:
-        """Location/Cache-Control and their claims must be present together and equal."""
+    @pytest.mark.parametrize(
+        ("claim", "name"), [("location", "Location"), ("cache", "Cache-Control")]
+    )
+    def test_header_mirrored_both_ways(
+        self, answer: _Answer, claim: str, name: str
+    ) -> None:
+        """Location/Cache-Control and their claims must both be absent or equal."""
         good = answer.build(headers=((name, "v1"),))
         assert answer.verify(good) == BODY
         lower = answer.build(headers=((name.lower(), "v1"),))
         assert answer.verify(lower) == BODY
         _fails(answer, answer.build(bound={claim: "v1"}), f"response.{claim}")
-        _fails(answer, answer.build(headers=((name, "v1"),), bound={claim: _DROP}), f"response.{claim}")
-        err = _fails(answer, answer.build(headers=((name, "v1"),), bound={claim: "v2"}), f"response.{claim}")
+        _fails(
+            answer,
+            answer.build(headers=((name, "v1"),), bound={claim: _DROP}),
+            f"response.{claim}",
+        )
+        err = _fails(
+            answer,
+            answer.build(headers=((name, "v1"),), bound={claim: "v2"}),
+            f"response.{claim}",
+        )
         assert (err.expected, err.found) == ("v1", "v2")
 
 
@@ -282,7 +308,9 @@ class TestBodyHash:
         _fails(answer, answer.build(bound={"func": func}), "response.func")
 
     @pytest.mark.parametrize(("name", "value"), [("hash", "ab"), ("func", "S256")])
-    def test_hash_or_func_without_body(self, answer: _Answer, name: str, value: str) -> None:
+    def test_hash_or_func_without_body(
+        self, answer: _Answer, name: str, value: str
+    ) -> None:
         """A hash or func claim on an empty body is refused."""
         response = answer.build(body=None, status=204, bound={name: value})
         err = _fails(answer, response, f"response.{name}")
@@ -291,7 +319,11 @@ class TestBodyHash:
     @pytest.mark.parametrize("digest", ["\u00e9" * 64, 123, None])
     def test_odd_hash_values(self, answer: _Answer, digest: object) -> None:
         """A non-ASCII or non-string hash is a claim failure, never a crash."""
-        _fails(answer, answer.build(bound={"hash": digest if digest is not None else _DROP}), "response.hash")
+        _fails(
+            answer,
+            answer.build(bound={"hash": digest if digest is not None else _DROP}),
+            "response.hash",
+        )
 
     def test_body_is_bound(self, answer: _Answer) -> None:
         """Swapping the body for another valid JWE breaks the hash check."""
@@ -315,10 +347,16 @@ class TestDecryption:
             answer.verify(answer.build(encrypt_to=client_key2))
         assert info.value.kid == client_key2.kid
 
-    def test_hashed_but_not_jwe(self, answer: _Answer, platform_key: PrivateKey) -> None:
+    def test_hashed_but_not_jwe(
+        self, answer: _Answer, platform_key: PrivateKey
+    ) -> None:
         """A correctly hashed body that is not a JWE raises JOSEDecryptError."""
         body = b'{"plain": "json"}'
-        bound = {"status": 200, "hash": hashlib.sha256(body).hexdigest(), "func": "S256"}
+        bound = {
+            "status": 200,
+            "hash": hashlib.sha256(body).hexdigest(),
+            "func": "S256",
+        }
         response = forged_response(
             response_claims(answer.sent, bound=bound), platform_key, body=body
         )

@@ -139,19 +139,21 @@ class TestVerifyWebhook:
         assert (got.body, got.encrypted) == (SESSION_END, False)
 
     def test_missing_jwt(self, hook: _Hook) -> None:
-        """No X-IOV-JWT and no IOV-JWT Authorization raises WebhookAuthorizationError."""
+        """Without X-IOV-JWT or IOV-JWT Authorization: WebhookAuthorizationError."""
         for headers in ({}, {"Authorization": "Bearer abc"}, {"Content-Type": "x"}):
             with pytest.raises(WebhookAuthorizationError):
                 hook.verify(headers, SESSION_END)
 
     def test_authorization_fallback(self, hook: _Hook) -> None:
-        """The docs' Authorization: IOV-JWT form is accepted when X-IOV-JWT is absent."""
+        """The docs' Authorization: IOV-JWT form is accepted without X-IOV-JWT."""
         token = hook.forged(SESSION_END)["X-IOV-JWT"]
         got = hook.verify({"authorization": "IOV-JWT " + token}, SESSION_END)
         assert got.encrypted is False
 
     @pytest.mark.parametrize("name", ["x-iov-jwt", "X-Iov-Jwt", b"X-IOV-JWT"])
-    def test_header_name_any_case_and_bytes(self, hook: _Hook, name: str | bytes) -> None:
+    def test_header_name_any_case_and_bytes(
+        self, hook: _Hook, name: str | bytes
+    ) -> None:
         """The JWT header is found under any case, also as raw bytes pairs."""
         token = hook.forged(SESSION_END)["X-IOV-JWT"]
         value: str | bytes = token.encode() if isinstance(name, bytes) else token
@@ -162,13 +164,17 @@ class TestVerifyWebhook:
         headers = hook.forged(SESSION_END)
         assert hook.verify(headers, SESSION_END, method="post").encrypted is False
         assert hook.verify(headers, SESSION_END, method=None).encrypted is False
-        _refused(hook, headers, SESSION_END, "request.meth: expected 'PUT'", method="PUT")
+        _refused(
+            hook, headers, SESSION_END, "request.meth: expected 'PUT'", method="PUT"
+        )
 
     def test_path_binding(self, hook: _Hook) -> None:
         """The received path must equal request.path; None skips it."""
         headers = hook.forged(SESSION_END)
         assert hook.verify(headers, SESSION_END, path=None).encrypted is False
-        _refused(hook, headers, SESSION_END, "request.path: expected '/other'", path="/other")
+        _refused(
+            hook, headers, SESSION_END, "request.path: expected '/other'", path="/other"
+        )
 
     @pytest.mark.parametrize("missing", ["meth", "path"])
     def test_meth_and_path_required(self, hook: _Hook, missing: str) -> None:
@@ -177,7 +183,9 @@ class TestVerifyWebhook:
         _refused(hook, headers, SESSION_END, "meth and path", method=None, path=None)
 
     @pytest.mark.parametrize("request_claim", [None, "POST", ["POST"]])
-    def test_request_claim_must_be_object(self, hook: _Hook, request_claim: object) -> None:
+    def test_request_claim_must_be_object(
+        self, hook: _Hook, request_claim: object
+    ) -> None:
         """A missing or non-object request claim is refused."""
         headers = hook.forged(SESSION_END, request=request_claim)
         _refused(hook, headers, SESSION_END, "request: expected 'an object'")
@@ -211,13 +219,16 @@ class TestVerifyWebhook:
     )
     def test_identity_claims(self, hook: _Hook, claim: str, value: str) -> None:
         """iss must be lka, aud our entity, sub the expected subject."""
-        headers = hook.forged(SESSION_END, **{claim: value})
+        changes: dict[str, Any] = {claim: value}
+        headers = hook.forged(SESSION_END, **changes)
         _refused(hook, headers, SESSION_END, f"{claim}: expected")
 
     def test_subject_none_skips_sub(self, hook: _Hook) -> None:
         """With subject=None any sub is accepted (a parent entity's receiver)."""
         headers = hook.forged(SESSION_END, sub=str(SVC2))
-        assert hook.verify(headers, SESSION_END, subject=None).claims["sub"] == str(SVC2)
+        assert hook.verify(headers, SESSION_END, subject=None).claims["sub"] == str(
+            SVC2
+        )
 
     def test_times_with_leeway(self, hook: _Hook) -> None:
         """Webhook times get the same 30 s leeway as responses."""
@@ -237,7 +248,9 @@ class TestVerifyWebhook:
         token = hook.forged(SESSION_END)["X-IOV-JWT"]
         head, body, sig = token.split(".")
         claims = b64d(body).replace(b'"lka"', b'"lkb"')
-        _refused(hook, {"X-IOV-JWT": f"{head}.{b64e(claims)}.{sig}"}, SESSION_END, "verify")
+        _refused(
+            hook, {"X-IOV-JWT": f"{head}.{b64e(claims)}.{sig}"}, SESSION_END, "verify"
+        )
 
     def test_garbage_jwt(self, hook: _Hook) -> None:
         """A JWT header that is not a JWS is an UnexpectedWebhookRequest."""
@@ -248,7 +261,7 @@ class TestVerifyWebhook:
         _refused(hook, [("only-a-name",)], SESSION_END, "name/value")
 
     def test_undecryptable_body(self, hook: _Hook, client_key: PrivateKey) -> None:
-        """A signed JWE body that fails to decrypt raises UnableToDecryptWebhookRequest."""
+        """A signed JWE body that fails to decrypt: UnableToDecryptWebhookRequest."""
         parts = jwe_encrypt(AUTH_BODY, client_key.public).split(".")
         parts[3] = parts[3][:-2] + ("AA" if parts[3][-2:] != "AA" else "BA")
         body = ".".join(parts).encode()
