@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import uuid
@@ -20,11 +21,14 @@ from lk_core import (
     RequestTimedOut,
     Unauthorized,
     generate_private_key,
+    jwe_decrypt,
+    jwe_encrypt,
     load_private_key,
     private_key_pem,
     sign_request,
     verify_webhook,
 )
+from lk_core._jose import jws_sign
 from lk_core.platform import RateLimit, iso
 from lk_core.service import AdvancedAuthorizationResponse
 from lk_io import ServiceClient, ServiceFactory
@@ -449,3 +453,39 @@ def test_rate_limit() -> None:
                 )
             with pytest.raises(RateLimited):
                 client.authorization_request(device.identifier)
+
+
+def test_java_style_request(emulator: Emulator, device: VirtualDevice) -> None:
+    """RS256, an RSA-OAEP-256 body with cty, and application/jose are accepted."""
+    creds = emulator.credentials
+    key = load_private_key(creds.service_key)
+    payload = json.dumps({"username": device.identifier}).encode()
+    platform_key = emulator.server.current_key.public
+    body = jwe_encrypt(payload, platform_key, "RSA-OAEP-256", cty=True).encode()
+    now = emulator.clock.seconds()
+    service = f"svc:{creds.service_id}"
+    claims = {
+        "iss": service,
+        "sub": service,
+        "aud": "lka",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 5,
+        "jti": str(uuid.uuid4()),
+        "request": {
+            "meth": "POST",
+            "path": "/service/v3/auths",
+            "hash": hashlib.sha256(body).hexdigest(),
+            "func": "S256",
+        },
+    }
+    token = jws_sign(json.dumps(claims).encode(), key, "RS256")
+    headers = {"Authorization": f"IOV-JWT {token}", "Content-Type": "application/jose"}
+    status, got, reply = _raw(
+        emulator.base_url, "POST", "/service/v3/auths", body=body, headers=headers
+    )
+    assert status == 201
+    assert got["Content-Type"] == "application/jose"
+    created = json.loads(jwe_decrypt(reply, KeyRing(key)))
+    assert created["device_ids"] == [device.id]
+    device.fail()
