@@ -56,10 +56,10 @@ class AsyncServiceClient(ServiceCalls):
         )
         self._owned: AsyncioTransport | None = None
         if transport is None:
-            self._owned = AsyncioTransport(
+            self._owned = transport = AsyncioTransport(
                 url, retries=retries, backoff=backoff, **transport_options
             )
-        self.transport: AsyncTransport = transport or self._owned  # type: ignore[assignment]
+        self.transport: AsyncTransport = transport
 
     async def _run(self, call: Call[T]) -> T:
         attempt = 0
