@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import pytest
 from service_fake import T0, FakePlatform, key
@@ -397,3 +398,25 @@ def test_unknown_signing_key_is_refused(fake: FakePlatform) -> None:
     with pytest.raises(UnexpectedAPIResponse):
         client.verify_totp("u", "123456")
     assert fake.now == T0
+
+
+def test_logs_hold_no_secrets(
+    fake: FakePlatform, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At DEBUG, the client logs requests and retries but no OTP, token or payload."""
+    client = ServiceClient(
+        fake.service.id,
+        fake.service_key,
+        transport=_Flaky(fake, 1),
+        clock=fake.clock,
+        backoff=0,
+    )
+    fake.route("POST", "/service/v3/totp", 200, {"valid": True})
+    fake.route("GET", f"{AUTHS}/req-1", 200, fake.package())
+    with caplog.at_level(logging.DEBUG):
+        client.get_advanced_authorization_response("req-1")
+        client.verify_totp("secret-user", "569874")
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "retry 1" in text
+    for secret in ("569874", "secret-user", "IOV-JWT", "suh", "BEGIN", "eyJ"):
+        assert secret not in text
