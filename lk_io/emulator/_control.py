@@ -49,7 +49,8 @@ def handle(emu: Emulator, method: str, path: str, body: bytes) -> tuple[int, byt
         try:
             with emu.lock:
                 status, result = fn(emu, match, data)
-                emu.after_change()
+                events = emu.after_change()
+            emu.send(events)
         except PlatformError as err:
             return err.status, _json.dumps({"error": str(err.detail or err.status)})
         except (msgspec.ValidationError, TypeError, ValueError) as err:

@@ -12,7 +12,7 @@ from typing import Any
 
 from lk_core._http import HttpRequest
 from lk_core._keys import PrivateKey, generate_private_key, private_key_pem
-from lk_core.platform import DEFAULT_RATE_LIMIT, Platform, RateLimit
+from lk_core.platform import DEFAULT_RATE_LIMIT, Event, Platform, RateLimit
 from lk_core.platform._server import PlatformServer
 from lk_io.emulator import _control
 from lk_io.emulator._clock import Clock
@@ -197,14 +197,20 @@ class Emulator:
             now = self.clock.seconds()
             self.platform.tick(now)
             response = self.server.handle(request, now)
-            self.after_change()
+            events = self.after_change()
+        self.send(events)
         return response.status, list(response.headers), response.body
 
-    def after_change(self) -> None:
-        """Hand queued events to the sender and mark state for saving (lock held)."""
-        for event in self.platform.drain_outbox():
-            self.sender.submit(event)
+    def after_change(self) -> list[Event]:
+        """Take the queued webhook events and mark state for saving (lock held)."""
         self._dirty = True
+        return self.platform.drain_outbox()
+
+    def send(self, events: list[Event]) -> None:
+        """Hand events to the sender. Never with the lock held: a full queue blocks
+        here until the worker, which takes the lock to sign, makes room."""
+        for event in events:
+            self.sender.submit(event)
 
     def _render(self, event: Any, jti: str) -> HttpRequest | None:
         with self.lock:
@@ -213,8 +219,10 @@ class Emulator:
     def _ticker(self) -> None:
         while not self._stop.wait(TICK):
             with self.lock:
+                events = []
                 if self.platform.tick(self.clock.seconds()):
-                    self.after_change()
+                    events = self.after_change()
+            self.send(events)
             self._save()
 
     def _save(self) -> None:
