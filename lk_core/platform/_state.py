@@ -211,6 +211,22 @@ class Platform:
         self.keys[(entity, key.kid)] = key
         return key
 
+    def set_key_active(self, entity: str, kid: str, active: bool) -> EntityKey:
+        """Switch a key on or off; the last active key cannot be switched off."""
+        key = self.keys.get((entity, kid))
+        if key is None:
+            raise PlatformError.coded(404, "KEY-003", "public key does not exist")
+        others = [
+            k
+            for (e, i), k in self.keys.items()
+            if e == entity and i != kid and k.active
+        ]
+        if not active and not others:
+            raise PlatformError.coded(400, "KEY-004", "last remaining key")
+        key = msgspec.structs.replace(key, active=active)
+        self.keys[(entity, kid)] = key
+        return key
+
     def entity_key(self, entity: str, kid: str, now: int) -> EntityKey | None:
         """An active, unexpired key of the entity (jose.md 8 step 2), else None."""
         key = self.keys.get((entity, kid))

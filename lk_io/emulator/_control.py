@@ -270,6 +270,25 @@ def _new_service(emu: Emulator, m: re.Match[str], data: Any) -> tuple[int, Any]:
     return 201, {"service_id": service.id, "private_key": private_key_pem(key)}
 
 
+@_route("POST", "/services/(?P<id>[^/]+)/keys")
+def _add_service_key(emu: Emulator, m: re.Match[str], data: Any) -> tuple[int, Any]:
+    """Another key for the service (rotation); the private key is handed back."""
+    emu.platform.service(m["id"])
+    key = generate_private_key()
+    emu.platform.add_key(f"svc:{m['id']}", key.public.pem, emu.clock.seconds())
+    return 201, {"key_id": key.kid, "private_key": private_key_pem(key)}
+
+
+@_route("PATCH", "/services/(?P<id>[^/]+)/keys/(?P<kid>[0-9a-f:]+)")
+def _update_service_key(emu: Emulator, m: re.Match[str], data: Any) -> tuple[int, Any]:
+    """Deactivate (or re-activate) a service key: `{"active": false}`."""
+    active = _obj(data).get("active")
+    if not isinstance(active, bool):
+        raise ValueError("active must be true or false")
+    key = emu.platform.set_key_active(f"svc:{m['id']}", m["kid"], active)
+    return 200, {"key_id": key.kid, "active": key.active}
+
+
 @_route("PATCH", "/services/(?P<id>[^/]+)")
 def _update_service(emu: Emulator, m: re.Match[str], data: Any) -> tuple[int, Any]:
     body = _obj(data)

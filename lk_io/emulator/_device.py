@@ -95,6 +95,21 @@ class EmulatorControl:
         )
         return out["service_id"], out["private_key"]
 
+    def add_service_key(self, service_id: str) -> tuple[str, str]:
+        """A new key for the service; returns (key id, private key PEM)."""
+        out = _call(self.base_url, "POST", f"/services/{service_id}/keys", {})
+        return out["key_id"], out["private_key"]
+
+    def set_service_key_active(
+        self, service_id: str, key_id: str, active: bool
+    ) -> None:
+        _call(
+            self.base_url,
+            "PATCH",
+            f"/services/{service_id}/keys/{key_id}",
+            {"active": active},
+        )
+
     def set_callback(self, service_id: str, callback_url: str | None) -> None:
         _call(
             self.base_url,

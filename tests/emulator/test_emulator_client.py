@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -10,9 +11,12 @@ from lk_core import (
     AuthorizationInProgress,
     AuthorizationRequestCanceled,
     AuthorizationResponseExists,
+    EntityKeyNotFound,
     EntityNotFound,
     PolicyFailure,
     RequestTimedOut,
+    Unauthorized,
+    load_private_key,
 )
 from lk_core.service import (
     AdvancedAuthorizationResponse,
@@ -22,8 +26,8 @@ from lk_core.service import (
     DenialReason,
     SessionEndRequest,
 )
-from lk_io import ServiceClient, ServiceFactory
-from lk_io.emulator import Emulator, VirtualDevice, WebhookReceiver
+from lk_io import AsyncServiceClient, ServiceClient, ServiceFactory
+from lk_io.emulator import ControlError, Emulator, VirtualDevice, WebhookReceiver
 
 REASONS = [DenialReason("f", "Not me", True), DenialReason("ok", "Oops", False)]
 
@@ -195,3 +199,51 @@ def test_session_unknown_user(client: ServiceClient) -> None:
     """Sessions for an unknown user are EntityNotFound."""
     with pytest.raises(EntityNotFound):
         client.session_start("nobody-here", None)
+
+
+def test_key_rotation(emulator: Emulator) -> None:
+    """Answers are sealed to the key that signed the create; retired keys are 401."""
+    control = emulator.control
+    service_id, old_pem = control.add_service()
+    new_kid, new_pem = control.add_service_key(service_id)
+    device = emulator.add_user("rotating")
+    url = emulator.base_url
+    with (
+        ServiceClient(service_id, old_pem, url=url) as old,
+        ServiceClient(service_id, new_pem, url=url, decryption_keys=[old_pem]) as new,
+    ):
+        request = new.authorization_request(device.identifier)
+        device.approve()
+        with pytest.raises(EntityKeyNotFound):
+            old.get_advanced_authorization_response(request.auth_request)
+        assert _answer(new, request.auth_request).authorized is True
+        old_kid = load_private_key(old_pem).kid
+        control.set_service_key_active(service_id, old_kid, False)
+        with pytest.raises(Unauthorized):
+            old.verify_totp(device.identifier, "123456")
+        with pytest.raises(ControlError) as err:
+            control.set_service_key_active(service_id, new_kid, False)
+        assert err.value.status == 400
+
+
+def test_async_client(emulator: Emulator, device: VirtualDevice) -> None:
+    """The asyncio client runs the same flow over the same sockets."""
+    creds = emulator.credentials
+
+    async def flow() -> AdvancedAuthorizationResponse | None:
+        async with AsyncServiceClient(
+            creds.service_id, creds.service_key, url=creds.base_url
+        ) as client:
+            request = await client.authorization_request(device.identifier)
+            pending = await client.get_advanced_authorization_response(
+                request.auth_request
+            )
+            assert pending is None
+            await asyncio.to_thread(device.approve)
+            return await client.get_advanced_authorization_response(
+                request.auth_request
+            )
+
+    response = asyncio.run(flow())
+    assert response is not None
+    assert response.authorized is True
