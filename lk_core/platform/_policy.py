@@ -263,6 +263,65 @@ def parse_legacy(raw: object) -> Policy:
     )
 
 
+def _typed_fences(raw: object) -> tuple[tuple[Fence, ...], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise _invalid("fences must be a list")
+    fences = []
+    for item in raw:
+        kind = item.get("type", "GEO_CIRCLE") if isinstance(item, dict) else None
+        if kind != "GEO_CIRCLE":
+            # TERRITORY needs reverse geocoding of the device location.
+            raise _invalid(f"fence type {kind!r} is not supported by the emulator")
+        fences.append(_parse_fence(item))
+    return (tuple(fences),) if fences else ()
+
+
+def parse_service_policy(raw: object) -> Policy:
+    """A stored service policy: the legacy shape, or a typed LEGACY, METHOD_AMOUNT or
+    FACTORS policy (policies.md 2). COND_GEO is refused with SVC-002."""
+    if not isinstance(raw, dict):
+        raise _invalid("policy must be an object")
+    kind = raw.get("type", "LEGACY")
+    if kind == "LEGACY" and ("minimum_requirements" in raw or "factors" in raw):
+        return parse_legacy(raw)
+    base = Policy(
+        deny_jailbroken=_flag(
+            raw.get("deny_rooted_jailbroken", False), "deny_rooted_jailbroken"
+        ),
+        deny_emulator=_flag(
+            raw.get("deny_emulator_simulator", False), "deny_emulator_simulator"
+        ),
+        fence_groups=_typed_fences(raw.get("fences")),
+    )
+    replace = msgspec.structs.replace
+    if kind == "LEGACY":
+        amount, _ = _parse_minimum([{"any": raw.get("amount", 0)}])
+        types = tuple(
+            t for t in FACTOR_TYPES if _flag(raw.get(f"{t}_required", False), t)
+        )
+        restrictions = raw.get("time_restrictions") or []
+        if not isinstance(restrictions, list):
+            raise _invalid("time_restrictions must be a list")
+        return replace(
+            base, amount=amount, types=types, time_fences=tuple(restrictions)
+        )
+    if kind == "METHOD_AMOUNT":
+        amount, _ = _parse_minimum([{"any": raw.get("amount", 0)}])
+        return replace(base, amount=amount)
+    if kind == "FACTORS":
+        factors = raw.get("factors")
+        if not isinstance(factors, list) or not factors:
+            raise _invalid("factors must be a non-empty list")
+        wanted = {str(f).lower() for f in factors}
+        if not wanted <= set(FACTOR_TYPES):
+            raise _invalid("factors must be INHERENCE, KNOWLEDGE or POSSESSION")
+        types = tuple(t for t in FACTOR_TYPES if t in wanted)
+        return replace(base, types=types)
+    raise _invalid(f"policy type {kind!r} is not supported by the emulator")
+
+
 def merge(a: Policy, b: Policy) -> Policy:
     """Keep the stricter part of each policy (policies.md 1: "can only tighten").
 

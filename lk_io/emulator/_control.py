@@ -18,8 +18,8 @@ from lk_core.platform import (
     DeviceProfile,
     PlatformError,
     iso,
-    parse_legacy,
 )
+from lk_core.platform._policy import parse_service_policy
 
 if TYPE_CHECKING:
     from lk_io.emulator._emulator import Emulator
@@ -296,7 +296,7 @@ def _update_service(emu: Emulator, m: re.Match[str], data: Any) -> tuple[int, An
     if "callback_url" in body:
         changes["callback_url"] = body["callback_url"]
     if "policy" in body:
-        changes["policy"] = parse_legacy(body["policy"] or {})
+        changes["policy"] = parse_service_policy(body["policy"] or {})
     service = emu.platform.update_service(m["id"], **changes)
     return 200, {"service_id": service.id, "callback_url": service.callback_url}
 

@@ -21,6 +21,7 @@ from lk_core.platform import (
     SessionEndEvent,
     _totp,
 )
+from lk_core.platform._policy import parse_service_policy
 from lk_io.emulator._entropy import SystemEntropy
 
 T0 = 1_800_000_000
@@ -508,3 +509,55 @@ def test_state_names() -> None:
     names = {s.value for s in AuthState}
     assert names == {"PENDING", "RESPONDED", "CANCELED", "EXPIRED"}
     assert DeviceProfile().methods == ("PIN_CODE", "FINGERPRINT")
+
+
+class TestServicePolicy:
+    @pytest.mark.parametrize(
+        ("raw", "amount", "types"),
+        [
+            ({"type": "METHOD_AMOUNT", "amount": 2, "fences": []}, 2, ()),
+            (
+                {"type": "FACTORS", "factors": ["POSSESSION", "KNOWLEDGE"]},
+                0,
+                ("knowledge", "possession"),
+            ),
+            (
+                {"type": "LEGACY", "amount": 1, "inherence_required": True},
+                1,
+                ("inherence",),
+            ),
+            ({"minimum_requirements": [], "factors": []}, 0, ()),
+        ],
+    )
+    def test_typed_shapes(self, raw: object, amount: int, types: object) -> None:
+        """Typed LEGACY, METHOD_AMOUNT and FACTORS policies read as requirements."""
+        policy = parse_service_policy(raw)
+        assert (policy.amount, policy.types) == (amount, types)
+
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            {"type": "COND_GEO", "fences": [], "inside": {}, "outside": {}},
+            {"type": "FACTORS", "factors": []},
+            {"type": "METHOD_AMOUNT", "fences": [{"type": "TERRITORY"}]},
+        ],
+    )
+    def test_unsupported_or_bad(self, raw: object) -> None:
+        """COND_GEO, territories and empty factor lists are SVC-002."""
+        with pytest.raises(PlatformError) as err:
+            parse_service_policy(raw)
+        assert _code(err) == (400, "SVC-002")
+
+    def test_service_policy_refuses_emulators(self, w: World) -> None:
+        """A service policy with deny_emulator_simulator fails emulator devices."""
+        policy = {"type": "METHOD_AMOUNT", "amount": 1, "deny_emulator_simulator": True}
+        w.p.update_service(w.svc, policy=parse_service_policy(policy))
+        auth_id = _create(w)
+        spec = AnswerSpec(emulator=True)
+        answer = w.p.answer(auth_id, w.device, spec, T0).answer
+        assert answer is not None
+        assert (answer.type, answer.reason) == ("FAILED", "POLICY")
+        auth_id = _create(w, now=T0 + 1)
+        answer = w.p.answer(auth_id, w.device, AnswerSpec(), T0 + 1).answer
+        assert answer is not None
+        assert answer.type == "AUTHORIZED"
