@@ -300,15 +300,15 @@ def calibrate(c: dict[str, Case], target_us: float) -> None:
 
 
 def run_rounds(
-    worlds: list[World], rounds: int, target_us: float
+    worlds: list[World], rounds: int, target_us: float, ops: tuple[str, ...] = OPS
 ) -> dict[tuple[str, int], Samples]:
-    results = {(op, w.bits): Samples() for w in worlds for op in OPS}
+    results = {(op, w.bits): Samples() for w in worlds for op in ops}
     repeats: dict[tuple[str, int], int] = {}
     orders = list(itertools.permutations(IMPLS))
     for r in range(rounds):
         for w in worlds:
             c = cases(w, w.fresh())
-            for op in OPS:
+            for op in ops:
                 if (op, w.bits) not in repeats:
                     calibrate({op: c[op]}, target_us)
                     repeats[(op, w.bits)] = c[op].repeat
@@ -416,6 +416,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bits", default="2048,4096", help="comma-separated sizes")
     parser.add_argument("--calls", type=int, help="calls in the memory check")
     parser.add_argument("--only", choices=("bench", "import", "memory"))
+    parser.add_argument("--ops", default=",".join(OPS), help="comma-separated ops")
     args = parser.parse_args(argv)
     rounds = args.rounds or (6 if args.quick else 40)
     target_us = 2000.0 if args.quick else 4000.0
@@ -439,7 +440,8 @@ def main(argv: list[str] | None = None) -> None:
     gc.collect()
     gc.freeze()
     if args.only in (None, "bench"):
-        report(run_rounds(worlds, rounds, target_us))
+        ops = tuple(op for op in OPS if op in args.ops.split(","))
+        report(run_rounds(worlds, rounds, target_us, ops))
     if args.only in (None, "memory"):
         measure_memory(worlds[0], calls)
     print(f"# took {time.perf_counter() - started:.0f} s", file=sys.stderr)

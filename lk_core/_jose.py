@@ -21,7 +21,6 @@ from __future__ import annotations
 import binascii
 import hmac
 import os
-from base64 import urlsafe_b64decode, urlsafe_b64encode
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -50,6 +49,8 @@ __all__ = [
     "jwe_decrypt",
     "jwe_encrypt",
     "jwe_kid",
+    "jwe_seal",
+    "jws_kid",
     "jws_parse",
     "jws_sign",
     "jws_verify",
@@ -69,6 +70,8 @@ _HASHES: Final[dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]]] =
     "RS512": hashes.SHA512,
 }
 JWS_ALGS: Final = frozenset(_HASHES)
+# Hash objects are immutable descriptions; one instance per algorithm serves every call.
+_HASH_OF: Final = {alg: cls() for alg, cls in _HASHES.items()}
 _PKCS1 = padding.PKCS1v15()
 
 _OAEP: Final = {
@@ -79,6 +82,8 @@ _OAEP: Final = {
 }
 JWE_ALGS: Final = frozenset(_OAEP)
 _ENC: Final = "A256CBC-HS512"
+# PKCS#7 padding blocks by length (index 0 is never used).
+_PADS: Final = tuple(bytes((n,)) * n for n in range(17))
 
 
 class JOSEDecryptError(ProtocolError):
@@ -94,8 +99,22 @@ _B64_ALPHABET: Final = frozenset(
 )
 
 
+_TO_URL: Final = bytes.maketrans(b"+/", b"-_")
+_FROM_URL: Final = bytes.maketrans(b"-_+/=", b"+/!!!")
+_PADDING: Final = {0: b"", 2: b"==", 3: b"="}
+_ALPHABET_BYTES: Final = bytes(sorted(_B64_ALPHABET))
+# The last character of a 2- or 3-character tail carries 4 or 2 unused bits; these are
+# the characters whose unused bits are zero (values 0, 16, 32, 48 / multiples of 4).
+_CANONICAL_LAST: Final = {2: frozenset(b"AQgw"), 3: frozenset(b"AEIMQUYcgkosw048")}
+
+
+def _b64(data: bytes) -> bytes:
+    # binascii directly: the base64 module's wrappers cost more than the encoding.
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URL).rstrip(b"=")
+
+
 def b64url_encode(data: bytes) -> str:
-    return urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return _b64(data).decode("ascii")
 
 
 def b64url_decode(text: str | bytes) -> bytes:
@@ -105,20 +124,24 @@ def b64url_decode(text: str | bytes) -> bytes:
     trailing bits are all errors (``ValueError``), so each byte string has one encoding.
     """
     raw = text.encode("ascii", "replace") if isinstance(text, str) else bytes(text)
-    if not _B64_ALPHABET.issuperset(raw):
-        raise ValueError("not base64url")
     rem = len(raw) % 4
+    if rem != 1 and (not rem or raw[-1] in _CANONICAL_LAST[rem]):
+        # Strict decoding refuses every character outside the standard alphabet; the
+        # table maps "-_" into it and "+/=" out of it.
+        try:
+            return binascii.a2b_base64(
+                raw.translate(_FROM_URL) + _PADDING[rem], strict_mode=True
+            )
+        except binascii.Error:
+            pass
+    # Refused: say why, checking in the order a reader would.
+    if raw.translate(None, _ALPHABET_BYTES):
+        raise ValueError("not base64url")
     if rem == 1:
         raise ValueError("impossible base64url length")
-    try:
-        out = urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
-    except binascii.Error:
-        raise ValueError("not base64url") from None
     # Non-zero unused bits in the last character give a second encoding of the same
     # bytes.
-    if rem and urlsafe_b64encode(out[-(rem - 1) :]).rstrip(b"=") != raw[-rem:]:
-        raise ValueError("non-canonical base64url")
-    return out
+    raise ValueError("non-canonical base64url")
 
 
 # --- JWS -----------------------------------------------------------------------------
@@ -131,7 +154,7 @@ def _jws_header(alg: str, kid: str) -> bytes:
     cached = _header_cache.get((alg, kid))
     if cached is None:
         header = _json.dumps({"alg": alg, "kid": kid})
-        cached = urlsafe_b64encode(header).rstrip(b"=")
+        cached = _b64(header)
         if len(_header_cache) < 256:
             _header_cache[(alg, kid)] = cached
     return cached
@@ -144,13 +167,9 @@ def jws_sign(claims: bytes, key: PrivateKey | None, alg: str = "RS512") -> str:
     hash_cls = _HASHES.get(alg)
     if hash_cls is None:
         raise InvalidAlgorithm(f"JWS alg {alg!r}; expected one of {sorted(JWS_ALGS)}")
-    signing_input = (
-        _jws_header(alg, key.kid) + b"." + urlsafe_b64encode(claims).rstrip(b"=")
-    )
-    signature = key.key.sign(signing_input, _PKCS1, hash_cls())
-    return (signing_input + b"." + urlsafe_b64encode(signature).rstrip(b"=")).decode(
-        "ascii"
-    )
+    signing_input = _jws_header(alg, key.kid) + b"." + _b64(claims)
+    signature = key.key.sign(signing_input, _PKCS1, _HASH_OF[alg])
+    return (signing_input + b"." + _b64(signature)).decode("ascii")
 
 
 class UnverifiedJWS:
@@ -187,28 +206,38 @@ def _json_object(part: bytes, what: str, error: type[ProtocolError]) -> dict[str
     return value
 
 
-def jws_parse(token: str | bytes) -> UnverifiedJWS:
-    """Split and decode a compact JWS without verifying it.
-
-    Raises :class:`InvalidJWTResponse` unless it has three canonical base64url parts, a
-    JSON object header with an allowed ``alg`` and no ``crit``, and a JSON object
-    payload.
-    """
+def _jws_parts(token: str | bytes) -> list[bytes]:
     if isinstance(token, str):
         try:
             raw = token.encode("ascii")
         except UnicodeEncodeError:
             raise InvalidJWTResponse("JWT is not ASCII") from None
     else:
-        raw = bytes(token)
+        raw = token if type(token) is bytes else bytes(token)
     if len(raw) > MAX_TOKEN_BYTES:
         raise InvalidJWTResponse(f"JWT is {len(raw)} bytes; at most {MAX_TOKEN_BYTES}")
     parts = raw.split(b".")
     if len(parts) != 3:
         raise InvalidJWTResponse(f"JWT has {len(parts)} parts; expected 3")
-    h64, p64, s64 = parts
-    if len(h64) > MAX_HEADER_BYTES:
+    if len(parts[0]) > MAX_HEADER_BYTES:
         raise InvalidJWTResponse("JWT header too large")
+    return parts
+
+
+# Headers that passed the checks below, by their base64url text. The platform signs
+# with a handful of keys, so its headers repeat; a cache hit skips base64 and JSON.
+_checked_headers: dict[bytes, dict[str, Any]] = {}
+_MAX_CHECKED_HEADERS: Final = 64
+
+
+def _checked_header(h64: bytes) -> dict[str, Any]:
+    """A checked JWS header: a JSON object with an allowed ``alg`` and no ``crit``.
+
+    The dict may be shared; callers copy it before handing it out.
+    """
+    header = _checked_headers.get(h64)
+    if header is not None:
+        return header
     header = _json_object(h64, "JWT header", InvalidJWTResponse)
     alg = header.get("alg")
     # The isinstance test first: a list or object alg is unhashable for the set lookup.
@@ -216,6 +245,33 @@ def jws_parse(token: str | bytes) -> UnverifiedJWS:
         raise InvalidJWTResponse(f"JWT alg {alg!r}; expected one of {sorted(JWS_ALGS)}")
     if "crit" in header:
         raise InvalidJWTResponse("JWT header has crit parameters we do not implement")
+    if len(_checked_headers) >= _MAX_CHECKED_HEADERS:
+        # Hostile senders can vary headers at will; forgetting all is simple and safe.
+        _checked_headers.clear()
+    _checked_headers[h64] = header
+    return header
+
+
+def jws_kid(token: str | bytes) -> str | None:
+    """The ``kid`` a compact JWS header names (None if it names none).
+
+    Reads only the header, so a caller can fetch the key before :func:`jws_parse`;
+    raises :class:`InvalidJWTResponse` for anything :func:`jws_parse` would refuse in
+    the token's shape or header.
+    """
+    kid = _checked_header(_jws_parts(token)[0]).get("kid")
+    return kid if isinstance(kid, str) else None
+
+
+def jws_parse(token: str | bytes) -> UnverifiedJWS:
+    """Split and decode a compact JWS without verifying it.
+
+    Raises :class:`InvalidJWTResponse` unless it has three canonical base64url parts, a
+    JSON object header with an allowed ``alg`` and no ``crit``, and a JSON object
+    payload.
+    """
+    h64, p64, s64 = _jws_parts(token)
+    header = dict(_checked_header(h64))
     claims = _json_object(p64, "JWT claims", InvalidJWTResponse)
     try:
         signature = b64url_decode(s64)
@@ -226,10 +282,10 @@ def jws_parse(token: str | bytes) -> UnverifiedJWS:
 
 def jws_verify(jws: UnverifiedJWS, key: PublicKey) -> None:
     """Check the signature with ``key``; :class:`InvalidJWTResponse` if it fails."""
-    if len(jws.signature) != (key.bits + 7) // 8:
+    if len(jws.signature) != key.size:
         raise InvalidJWTResponse("JWT signature has the wrong length for the key")
     try:
-        key.key.verify(jws.signature, jws.signing_input, _PKCS1, _HASHES[jws.alg]())
+        key.key.verify(jws.signature, jws.signing_input, _PKCS1, _HASH_OF[jws.alg])
     except (
         Exception
     ):  # cryptography raises InvalidSignature; any failure is a bad token
@@ -249,7 +305,7 @@ def _jwe_header(alg: str, kid: str, cty: bool) -> bytes:
         header: dict[str, str] = {"alg": alg, "enc": _ENC, "kid": kid}
         if cty:
             header["cty"] = "application/json"
-        cached = urlsafe_b64encode(_json.dumps(header)).rstrip(b"=")
+        cached = _b64(_json.dumps(header))
         if len(_jwe_header_cache) < 256:
             _jwe_header_cache[(alg, kid, cty)] = cached
     return cached
@@ -264,6 +320,13 @@ def jwe_encrypt(
     plaintext: bytes, key: PublicKey, alg: str = "RSA-OAEP", *, cty: bool = False
 ) -> str:
     """Encrypt to ``key``; return the compact JWE (A256CBC-HS512)."""
+    return jwe_seal(plaintext, key, alg, cty=cty).decode("ascii")
+
+
+def jwe_seal(
+    plaintext: bytes, key: PublicKey, alg: str = "RSA-OAEP", *, cty: bool = False
+) -> bytes:
+    """:func:`jwe_encrypt` as ASCII bytes, the form an HTTP body takes."""
     oaep = _OAEP.get(alg)
     if oaep is None:
         raise InvalidAlgorithm(f"JWE alg {alg!r}; expected one of {sorted(JWE_ALGS)}")
@@ -272,30 +335,20 @@ def jwe_encrypt(
     aad = _jwe_header(alg, key.kid, cty)
     pad = 16 - len(plaintext) % 16
     encryptor = Cipher(algorithms.AES(cek[32:]), modes.CBC(iv)).encryptor()
-    ciphertext = (
-        encryptor.update(plaintext + bytes((pad,)) * pad) + encryptor.finalize()
-    )
+    ciphertext = encryptor.update(plaintext + _PADS[pad]) + encryptor.finalize()
     wrapped = key.key.encrypt(cek, oaep)
     tag = _tag(cek[:32], aad, iv, ciphertext)
-    return b".".join(
-        (
-            aad,
-            urlsafe_b64encode(wrapped).rstrip(b"="),
-            urlsafe_b64encode(iv).rstrip(b"="),
-            urlsafe_b64encode(ciphertext).rstrip(b"="),
-            urlsafe_b64encode(tag).rstrip(b"="),
-        )
-    ).decode("ascii")
+    return b".".join((aad, _b64(wrapped), _b64(iv), _b64(ciphertext), _b64(tag)))
 
 
-def _jwe_parts(token: str | bytes) -> tuple[list[bytes], dict[str, Any]]:
+def _jwe_parts(token: str | bytes) -> list[bytes]:
     if isinstance(token, str):
         try:
             raw = token.encode("ascii")
         except UnicodeEncodeError:
             raise JOSEDecryptError("JWE is not ASCII") from None
     else:
-        raw = bytes(token)
+        raw = token if type(token) is bytes else bytes(token)
     if len(raw) > MAX_JWE_BYTES:
         raise JOSEDecryptError(f"JWE is {len(raw)} bytes; at most {MAX_JWE_BYTES}")
     parts = raw.split(b".")
@@ -303,27 +356,19 @@ def _jwe_parts(token: str | bytes) -> tuple[list[bytes], dict[str, Any]]:
         raise JOSEDecryptError(f"JWE has {len(parts)} parts; expected 5")
     if len(parts[0]) > MAX_HEADER_BYTES:
         raise JOSEDecryptError("JWE header too large")
-    header = _json_object(parts[0], "JWE header", JOSEDecryptError)
-    return parts, header
+    return parts
 
 
-def jwe_kid(token: str | bytes) -> str | None:
-    """The ``kid`` a JWE header names, or ``None``; JOSEDecryptError if malformed."""
-    _, header = _jwe_parts(token)
-    kid = header.get("kid")
-    if kid is not None and not isinstance(kid, str):
-        raise JOSEDecryptError("JWE kid is not a string")
-    return kid
+# JWE headers that passed the checks below, by their base64url text: (OAEP, kid).
+_checked_jwe_headers: dict[bytes, tuple[padding.OAEP, str | None]] = {}
 
 
-def jwe_decrypt(token: str | bytes, keys: KeyRing) -> bytes:
-    """Decrypt a compact JWE with the ring key its ``kid`` names.
-
-    Without a ``kid``, each key is tried. Raises :class:`EntityKeyNotFound` for a kid we
-    do not hold and :class:`JOSEDecryptError` for everything else (bad algorithm,
-    ``zip``, ``crit``, bad lengths, wrong tag, bad padding).
-    """
-    parts, header = _jwe_parts(token)
+def _checked_jwe_header(h64: bytes) -> tuple[padding.OAEP, str | None]:
+    """The OAEP padding and ``kid`` of an acceptable JWE header; JOSEDecryptError."""
+    checked = _checked_jwe_headers.get(h64)
+    if checked is not None:
+        return checked
+    header = _json_object(h64, "JWE header", JOSEDecryptError)
     alg, enc = header.get("alg"), header.get("enc")
     oaep = _OAEP.get(alg) if isinstance(alg, str) else None
     if oaep is None:
@@ -337,17 +382,48 @@ def jwe_decrypt(token: str | bytes, keys: KeyRing) -> bytes:
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise JOSEDecryptError("JWE kid is not a string")
+    if len(_checked_jwe_headers) >= _MAX_CHECKED_HEADERS:
+        _checked_jwe_headers.clear()
+    checked = _checked_jwe_headers[h64] = (oaep, kid)
+    return checked
+
+
+def jwe_kid(token: str | bytes) -> str | None:
+    """The ``kid`` a JWE header names, or ``None``; JOSEDecryptError if malformed."""
+    h64 = _jwe_parts(token)[0]
+    checked = _checked_jwe_headers.get(h64)
+    if checked is not None:
+        return checked[1]
+    # Only the kid is asked for; the algorithms are judged when decrypting.
+    kid = _json_object(h64, "JWE header", JOSEDecryptError).get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise JOSEDecryptError("JWE kid is not a string")
+    return kid
+
+
+def jwe_decrypt(token: str | bytes, keys: KeyRing) -> bytes:
+    """Decrypt a compact JWE with the ring key its ``kid`` names.
+
+    Without a ``kid``, each key is tried. Raises :class:`EntityKeyNotFound` for a kid we
+    do not hold and :class:`JOSEDecryptError` for everything else (bad algorithm,
+    ``zip``, ``crit``, bad lengths, wrong tag, bad padding).
+    """
+    aad, w64, iv64, ct64, tag64 = _jwe_parts(token)
+    oaep, kid = _checked_jwe_header(aad)
     candidates: Iterable[PrivateKey] = (
         (keys.decryption_key(kid),) if kid is not None else keys.keys()
     )
     try:
-        wrapped, iv, ciphertext, tag = (b64url_decode(p) for p in parts[1:])
+        wrapped = b64url_decode(w64)
+        iv = b64url_decode(iv64)
+        ciphertext = b64url_decode(ct64)
+        tag = b64url_decode(tag64)
     except ValueError as exc:
         raise JOSEDecryptError(f"JWE part: {exc}") from None
     if len(iv) != 16 or len(tag) != 32 or not ciphertext or len(ciphertext) % 16:
         raise JOSEDecryptError("JWE IV, tag or ciphertext has an impossible length")
     for key in candidates:
-        if len(wrapped) != (key.bits + 7) // 8:
+        if len(wrapped) != key.size:
             continue
         try:
             cek = key.key.decrypt(wrapped, oaep)
@@ -355,14 +431,14 @@ def jwe_decrypt(token: str | bytes, keys: KeyRing) -> bytes:
             continue
         if len(cek) != 64:
             continue
-        if not hmac.compare_digest(_tag(cek[:32], parts[0], iv, ciphertext), tag):
+        if not hmac.compare_digest(_tag(cek[:32], aad, iv, ciphertext), tag):
             raise JOSEDecryptError("JWE authentication tag does not match")
         decryptor = Cipher(algorithms.AES(cek[32:]), modes.CBC(iv)).decryptor()
         padded = decryptor.update(ciphertext) + decryptor.finalize()
         pad = padded[-1]
         # The tag already proved integrity, so a padding error here means the sender
         # erred.
-        if not 1 <= pad <= 16 or padded[-pad:] != bytes((pad,)) * pad:
+        if not 1 <= pad <= 16 or padded[-pad:] != _PADS[pad]:
             raise JOSEDecryptError("JWE plaintext padding is invalid")
         return padded[:-pad]
     if kid is None and not keys.keys():
@@ -382,7 +458,7 @@ def legacy_encrypt(plaintext: bytes, key: PublicKey) -> bytes:
 
 def legacy_decrypt(ciphertext: bytes, key: PrivateKey) -> bytes:
     """Inverse of :func:`legacy_encrypt`; :class:`JOSEDecryptError` on any failure."""
-    if len(ciphertext) != (key.bits + 7) // 8:
+    if len(ciphertext) != key.size:
         raise JOSEDecryptError("legacy package has the wrong length for the key")
     try:
         return key.key.decrypt(ciphertext, _LEGACY_OAEP)

@@ -58,10 +58,12 @@ def kid_of(key: rsa.RSAPublicKey) -> str:
 class PublicKey:
     """A parsed RSA public key with its key id."""
 
-    __slots__ = ("_key", "kid", "pem")
+    __slots__ = ("_key", "kid", "pem", "size")
 
     def __init__(self, key: rsa.RSAPublicKey) -> None:
         self._key = key
+        # Bytes in the modulus: the length of every signature and wrapped key.
+        self.size: int = (key.key_size + 7) // 8
         self.kid = kid_of(key)
         self.pem = key.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -89,12 +91,13 @@ class PublicKey:
 class PrivateKey:
     """A parsed RSA private key with its key id. Its repr never shows key material."""
 
-    __slots__ = ("_key", "kid", "public")
+    __slots__ = ("_key", "kid", "public", "size")
 
     def __init__(self, key: rsa.RSAPrivateKey) -> None:
         self._key = key
         self.public = PublicKey(key.public_key())
         self.kid = self.public.kid
+        self.size: int = self.public.size
 
     @property
     def key(self) -> rsa.RSAPrivateKey:

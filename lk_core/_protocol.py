@@ -40,6 +40,7 @@ from ._jose import (
     UnverifiedJWS,
     jwe_decrypt,
     jwe_encrypt,
+    jws_kid,
     jws_parse,
     jws_sign,
     jws_verify,
@@ -296,11 +297,14 @@ def _header_token(headers: Headers, error: type[ProtocolError]) -> str:
 
 
 def response_kid(response: HttpResponse) -> str:
-    """The platform key id named in the response's X-IOV-JWT header."""
-    jws = jws_parse(_header_token(response.headers, UnexpectedAPIResponse))
-    if jws.kid is None:
+    """The platform key id named in the response's X-IOV-JWT header.
+
+    Only the JWT header is read (:func:`verify_response` parses the rest once).
+    """
+    kid = jws_kid(_header_token(response.headers, UnexpectedAPIResponse))
+    if kid is None:
         raise UnexpectedAPIResponse("X-IOV-JWT has no kid")
-    return jws.kid
+    return kid
 
 
 def verify_response(
@@ -374,14 +378,17 @@ def _webhook_token(headers: Headers) -> str:
 
 
 def webhook_kid(headers: Headers | HeadersInput) -> str:
-    """The platform key id a webhook's JWT names."""
+    """The platform key id a webhook's JWT names.
+
+    Only the JWT header is read (:func:`verify_webhook` parses the rest once).
+    """
     try:
-        jws = jws_parse(_webhook_token(_headers(headers)))
+        kid = jws_kid(_webhook_token(_headers(headers)))
     except InvalidJWTResponse as exc:
         raise UnexpectedWebhookRequest(str(exc)) from None
-    if jws.kid is None:
+    if kid is None:
         raise UnexpectedWebhookRequest("webhook JWT has no kid")
-    return jws.kid
+    return kid
 
 
 def _headers(headers: Headers | HeadersInput) -> Headers:
