@@ -15,7 +15,7 @@ import pytest
 from lk_io import ServiceFactory
 from lk_io._cli import main
 from lk_io.emulator import Emulator
-from lk_io.emulator._demo import run_demo
+from lk_io.emulator._demo import StepFailed, Transcript, run_demo
 from lk_io.testing import EmulatorSession, lk_emulator, running_emulator
 
 __all__ = ["lk_emulator"]  # the opt-in fixture, imported for the test below
@@ -126,3 +126,24 @@ def test_fixture(lk_emulator: EmulatorSession) -> None:
     )
     assert response is not None
     assert response.authorized is False
+
+
+def test_transcript_stops_at_first_failure() -> None:
+    """A failing step is printed as FAIL with its error and stops the run."""
+    out = io.StringIO()
+    transcript = Transcript(out)
+    with transcript.step("fine") as say:
+        say("detail line")
+    with pytest.raises(StepFailed), transcript.step("broken"):
+        raise ValueError("the platform said no")
+    text = out.getvalue()
+    assert "[ 1] ok    fine" in text
+    assert "       detail line" in text
+    assert "[ 2] FAIL  broken" in text
+    assert "ValueError: the platform said no" in text
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """`lk` alone explains itself and exits 2."""
+    assert main([]) == 2
+    assert "demo" in capsys.readouterr().out
