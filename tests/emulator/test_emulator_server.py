@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import json
@@ -28,7 +29,7 @@ from lk_core import (
     sign_request,
     verify_webhook,
 )
-from lk_core._jose import jws_sign
+from lk_core._jose import jws_sign, legacy_decrypt
 from lk_core.platform import RateLimit, iso
 from lk_core.service import AdvancedAuthorizationResponse
 from lk_io import ServiceClient, ServiceFactory
@@ -267,7 +268,18 @@ def test_webhook_headers_and_claims(
         "user_push_id",
         "public_key_id",
     }
-    assert package["public_key_id"] == load_private_key(creds.service_key).kid
+    service_key = load_private_key(creds.service_key)
+    assert package["public_key_id"] == service_key.kid
+    # The legacy package (service-api.md 2.2) agrees with the auth_jwe.
+    legacy = json.loads(legacy_decrypt(base64.b64decode(package["auth"]), service_key))
+    inner = json.loads(jwe_decrypt(package["auth_jwe"], KeyRing(service_key)))
+    assert legacy == {
+        "auth_request": inner["auth_request"],
+        "response": True,
+        "device_id": device.id,
+        "service_pins": inner["service_pins"],
+    }
+    assert (inner["type"], inner["reason"]) == ("AUTHORIZED", "APPROVED")
 
 
 def test_clock_advance_expires() -> None:

@@ -266,3 +266,24 @@ def test_device_link_webhook(
     assert event.device_id == device.id
     assert event.device_public_key_id == device.info()["public_key_id"]
     assert event.device_public_key.startswith("-----BEGIN PUBLIC KEY-----")
+
+
+def test_older_calls_and_all_create_fields(vendor: Any, device: VirtualDevice) -> None:
+    """authorize / get_authorization_response, and every create field, still work."""
+    auth_id = vendor.authorize(device.identifier, context="Old style")
+    device.deny()
+    old = vendor.get_authorization_response(auth_id)
+    assert old.authorized is False
+    request = vendor.authorization_request(
+        device.identifier,
+        context="All fields",
+        title="Custom Request",
+        ttl=60,
+        push_title="You have a pending request",
+        push_body="Do you wish to authorize this request?",
+    )
+    [pending] = device.pending()
+    assert pending["title"] == "Custom Request"
+    device.approve()
+    response = vendor.get_advanced_authorization_response(request.auth_request)
+    assert response.authorized is True
