@@ -80,30 +80,17 @@ def create_auth_plan(
     *,
     now: float,
     new_jti: NewJti,
-    context: object = None,
-    policy: object = None,
-    title: object = None,
-    ttl: object = None,
-    push_title: object = None,
-    push_body: object = None,
-    denial_reasons: object = None,
+    **options: object,
 ) -> Plan[AuthorizationRequest]:
     """``POST /service/v3/auths``: returns the new request's id, push package, devices.
 
-    InvalidArgument before sending (see :func:`auth_request_body`); after sending, the
-    mapped API errors (AuthorizationInProgress, InvalidPolicyInput, PolicyFailure,
-    EntityNotFound, RateLimited...) or UnexpectedAPIResponse for a malformed body.
+    ``options`` are the keywords of :func:`auth_request_body` (context, policy, title,
+    ttl, push_title, push_body, denial_reasons). InvalidArgument before sending; after
+    sending, the mapped API errors (AuthorizationInProgress, InvalidPolicyInput,
+    PolicyFailure, EntityNotFound, RateLimited...) or UnexpectedAPIResponse for a
+    malformed body.
     """
-    body = auth_request_body(
-        username,
-        context=context,
-        policy=policy,
-        title=title,
-        ttl=ttl,
-        push_title=push_title,
-        push_body=push_body,
-        denial_reasons=denial_reasons,
-    )
+    body = auth_request_body(username, **options)
     return _create(view, creds, body, now, new_jti)
 
 
