@@ -420,3 +420,37 @@ def test_logs_hold_no_secrets(
     assert "retry 1" in text
     for secret in ("569874", "secret-user", "IOV-JWT", "suh", "BEGIN", "eyJ"):
         assert secret not in text
+
+
+CODES = [
+    ("ARG-001", "InvalidParameters"),
+    ("ARG-002", "InvalidRoute"),
+    ("SVC-001", "ServiceNameTaken"),
+    ("SVC-002", "InvalidPolicyInput"),
+    ("SVC-003", "PolicyFailure"),
+    ("SVC-004", "ServiceNotFound"),
+    ("SVC-005", "AuthorizationInProgress"),
+    ("SVC-006", "AuthorizationResponseExists"),
+    ("SVC-007", "AuthorizationRequestCanceled"),
+    ("DIR-001", "InvalidDirectoryIdentifier"),
+    ("KEY-001", "InvalidPublicKey"),
+    ("KEY-002", "PublicKeyAlreadyInUse"),
+    ("KEY-003", "PublicKeyDoesNotExist"),
+    ("KEY-004", "LastRemainingKey"),
+    ("ORG-003", "DirectoryNameInUse"),
+    ("ORG-005", "LastRemainingSDKKey"),
+    ("ORG-006", "InvalidSDKKey"),
+]
+
+
+@pytest.mark.parametrize(("code", "name"), CODES)
+def test_every_error_code_maps(
+    fake: FakePlatform, client: ServiceClient, code: str, name: str
+) -> None:
+    """Each documented error code reaches the caller as its own exception."""
+    import lk_core
+
+    fake.route("POST", AUTHS, 400, {"error_code": code, "error_detail": {"f": "bad"}})
+    with pytest.raises(getattr(lk_core, name)) as info:
+        client.authorization_request("u")
+    assert (info.value.error_code, info.value.detail) == (code, {"f": "bad"})
