@@ -60,8 +60,13 @@ from fixtures import (
     header,
 )
 
-from lk_core import HttpRequest, verify_response
-from lk_core.service import auth_request_body, parse_create_auth
+from lk_core import HttpRequest, Send, verify_response
+from lk_core.service import (
+    auth_request_body,
+    create_auth_plan,
+    get_auth_response_plan,
+    parse_create_auth,
+)
 
 OPS = ("request", "response", "auth_webhook", "session_webhook", "round_trip")
 IMPLS = ("ours", "vendor", "floor")
@@ -95,15 +100,41 @@ def timed(fn: Op, n: int, platforms: tuple[MemoryPlatform, ...]) -> float:
     return spent / n / 1000
 
 
-def _built(client: object, call: Callable[[object], object]) -> HttpRequest:
-    """The request a builder client hands its transport (which then aborts)."""
-    try:
-        call(client)
-    except Abort:
-        built = client.transport.last  # type: ignore[attr-defined]
-        assert isinstance(built, HttpRequest)
-        return built
-    raise AssertionError("the builder transport should have aborted")
+def _our_builder(w: World, poll: bool = False) -> Callable[[], HttpRequest]:
+    """Build one request with the public sans-IO plan, as the client would.
+
+    The plan's first step is the signed request; the client's runner only sends it.
+    Its jti source is the client's own.
+    """
+    client = w.ours
+    new_jti = client._new_jti
+
+    def build() -> HttpRequest:
+        if poll:
+            plan = get_auth_response_plan(
+                client.platform_view,
+                w.creds,
+                REQUEST_ID,
+                now=time.time(),
+                new_jti=new_jti,
+            )
+        else:
+            plan = create_auth_plan(
+                client.platform_view,
+                w.creds,
+                USER,
+                now=time.time(),
+                new_jti=new_jti,
+                context=CONTEXT,
+                title=TITLE,
+                ttl=TTL,
+            )
+        step = next(plan)
+        plan.close()
+        assert isinstance(step, Send)
+        return step.request
+
+    return build
 
 
 def _create(client: object) -> object:
@@ -112,7 +143,7 @@ def _create(client: object) -> object:
     )
 
 
-def _poll(client: object) -> object:
+def _poll(client: object) -> object:  # the memory check polls with the client
     return client.get_advanced_authorization_response(  # type: ignore[attr-defined]
         REQUEST_ID
     )
@@ -124,7 +155,7 @@ def _signing_input(request: HttpRequest) -> bytes:
 
 
 def _request_floor(w: World) -> Callable[[], None]:
-    built = _built(w.ours_builder, _create)
+    built = _our_builder(w)()
     signing_input = _signing_input(built)
     body = built.body
     aad = body.split(b".", 1)[0]
@@ -195,7 +226,7 @@ def cases(w: World, m: Messages) -> dict[str, Case]:
         "session_webhook": _webhook_case(w, m.session_hook, None),
     }
 
-    get_token = _signing_input(_built(w.ours_builder, _poll))
+    get_token = _signing_input(_our_builder(w, poll=True)())
 
     def floor_round_trip() -> None:
         request_floor()
@@ -215,7 +246,7 @@ def cases(w: World, m: Messages) -> dict[str, Case]:
     return {
         "request": Case(
             {
-                "ours": lambda: _build_request(w.ours_builder),
+                "ours": _our_builder(w),
                 "vendor": lambda: _build_request(w.vendor_builder),
                 "floor": request_floor,
             }

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from lk_core import (
+    Credentials,
     Entity,
     Headers,
     HttpRequest,
@@ -42,6 +43,7 @@ from lk_core import (
     SignedRequest,
     VerifiedRequest,
     generate_private_key,
+    load_private_key,
     private_key_pem,
     sign_response,
     sign_webhook,
@@ -182,21 +184,12 @@ class Abort(Exception):
 
 
 class OurTransport:
-    """An lk_io Transport that answers from a :class:`MemoryPlatform`.
-
-    With ``abort`` set, signed requests are not answered: :class:`Abort` is raised as
-    soon as the client hands one over, which is how "build a request" is timed.
-    """
+    """An lk_io Transport that answers from a :class:`MemoryPlatform`."""
 
     def __init__(self, platform: MemoryPlatform) -> None:
         self.platform = platform
-        self.abort = False
-        self.last: HttpRequest | None = None
 
     def send(self, request: HttpRequest) -> HttpResponse:
-        if self.abort and any(n == "Authorization" for n, _ in request.headers):
-            self.last = request
-            raise Abort
         status, headers, body = self.platform.handle(
             request.method, request.path, request.headers, request.body
         )
@@ -207,7 +200,9 @@ class OurTransport:
 class VendorHttpStub:
     """Stands in for the vendor's RequestsTransport: same methods, no network.
 
-    It builds the same APIResponse values the vendor's own response parser would
+    With ``abort`` set, signed requests are not answered: :class:`Abort` is raised as
+    soon as the vendor hands one over, which is how "build a request" is timed. It
+    builds the same APIResponse values the vendor's own response parser would
     (JSON if the text parses, else the text), so everything above it is the vendor's
     code.
     """
@@ -365,20 +360,26 @@ class World:
         self.auth_jwe = jwe_encrypt(json.dumps(DEVICE_ANSWER).encode(), self.client_pub)
         self.package = _package(self.auth_jwe)
         self.platform = MemoryPlatform(self.platform_key, self.client_pub, self.package)
-        # Two clients of each kind: one talks to the platform, one only builds
-        # requests (its transport aborts every signed call).
-        self.ours = self._our_client(abort=False)
-        self.ours_builder = self._our_client(abort=True)
+        self.ours = self._our_client()
+        self.creds = Credentials(
+            issuer=SERVICE, subject=SERVICE, keyring=KeyRing(self.ours_key)
+        )
+        # The vendor has no sans-IO layer: a second client whose requests layer stops
+        # each signed call once the request is built (see Abort).
         self.vendor = self._vendor_client(abort=False)
         self.vendor_builder = self._vendor_client(abort=True)
         self.counter = 0
+        # One call each learns the platform's clock and key, as any first call does.
+        for client in (self.ours, self.vendor):
+            made = client.authorization_request(USER)
+            client.get_advanced_authorization_response(made.auth_request)
 
-    def _our_client(self, *, abort: bool) -> Any:
+    def _our_client(self) -> Any:
         from lk_io import ServiceClient
 
+        self.ours_key = load_private_key(self.client_pem)
         transport = OurTransport(self.platform)
-        transport.abort = abort
-        return ServiceClient(SERVICE_ID, self.client_pem, transport=transport)
+        return ServiceClient(SERVICE_ID, self.ours_key, transport=transport)
 
     def _vendor_client(self, *, abort: bool) -> Any:
         import warnings

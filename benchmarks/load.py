@@ -22,7 +22,8 @@ the emulator to finish delivering, then prints exactly two lines:
         lost=<l> duplicated=<d> crossed=<c>            (one line)
     WEBHOOKS expected=<m> delivered=<n> handled_twice=<k>
 
-``lost``: answers that never came (poll or webhook wait timed out); ``duplicated``: a
+``lost``: answers that never came (a flow waits 30 s, then the answer is late; late
+answers are looked for again once delivery has finished); ``duplicated``: a
 request id issued twice; ``crossed``: an answer
 that belongs to another request, device, user or decision. ``expected``: answered
 requests; ``delivered``: distinct requests whose webhook was handled; ``handled_twice``:
@@ -58,6 +59,9 @@ from lk_io import ReplayGuard, ServiceClient
 from lk_io.emulator import EmulatorControl, VirtualDevice
 
 POLL_INTERVAL = 0.05
+# A flow gives up waiting for its answer after this many seconds; the answer then
+# counts as late, and as lost only if it never arrives before the run ends.
+ANSWER_TIMEOUT = 30.0
 
 
 def run_emulator(conn: Any, callback_url: str, rate_limit: bool) -> None:
@@ -82,6 +86,9 @@ class Tally:
     duplicated: int = 0
     crossed: int = 0
     errors: collections.Counter[str] = field(default_factory=collections.Counter)
+    samples: list[str] = field(default_factory=list)
+    # flows whose answer missed the per-flow deadline: (request id, how it was read)
+    late: list[tuple[str, str]] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     created: set[str] = field(default_factory=set)
     answered: set[str] = field(default_factory=set)
@@ -102,6 +109,8 @@ class Tally:
     def error(self, where: str, exc: BaseException) -> None:
         with self.lock:
             self.errors[f"{where}:{type(exc).__name__}"] += 1
+            if len(self.samples) < 5:
+                self.samples.append(f"{where}: {exc}"[:200])
 
 
 class Receiver:
@@ -244,7 +253,7 @@ def flow(
         user.device.deny(request_id)
     with tally.lock:
         tally.answered.add(request_id)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + ANSWER_TIMEOUT
     by_webhook = n % 2 == 1
     answer = (
         wait_webhook(tally, request_id, deadline)
@@ -252,7 +261,8 @@ def flow(
         else poll(client, request_id, deadline)
     )
     if answer is None:
-        tally.bump("lost")
+        with tally.lock:
+            tally.late.append((request_id, "webhook" if by_webhook else "poll"))
         return
     check_answer(tally, user, request_id, approve, answer)
     client.session_start(user.name, request_id)
@@ -275,6 +285,24 @@ def user_loop(
             tally.error("flow", exc)
             time.sleep(0.1)
         n += 1
+
+
+def settle_late(client: ServiceClient, tally: Tally) -> int:
+    """How many late answers never came at all (checked after delivery finished)."""
+    lost = 0
+    for request_id, how in tally.late:
+        if how == "webhook":
+            with tally.lock:
+                arrived = request_id in tally.mailbox
+        else:
+            try:
+                arrived = (
+                    client.get_advanced_authorization_response(request_id) is not None
+                )
+            except LaunchKeyError:
+                arrived = False
+        lost += not arrived
+    return lost
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -371,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         ran = time.monotonic() - started
         stuck = sum(thread.is_alive() for thread in threads)
         stats = wait_delivered(control, args.drain)
+        tally.lost = settle_late(client, tally)
         client.close()
         receiver.client.close()
     finally:
@@ -399,7 +428,9 @@ def main(argv: list[str] | None = None) -> int:
             f"detail: ran_s={ran:.1f} stuck_threads={stuck} "
             f"refused_before={receiver.refused_before} "
             f"failed_after={receiver.failed_after} replays_refused={receiver.replays} "
-            f"emulator_webhooks={stats} errors={dict(tally.errors)}",
+            f"late={collections.Counter(how for _, how in tally.late)} "
+            f"emulator_webhooks={stats} errors={dict(tally.errors)} "
+            f"samples={tally.samples}",
             file=sys.stderr,
         )
         ok = (
