@@ -8,6 +8,7 @@ assertions uses the standard library, not our parsers.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from hypothesis import HealthCheck, settings
 
 from lk_core import (
     Entity,
@@ -23,7 +25,13 @@ from lk_core import (
     KeyRing,
     PrivateKey,
     SignedRequest,
+    VerifiedRequest,
+    WebhookRequest,
+    load_private_key,
     sign_request,
+    verify_request,
+    verify_response,
+    verify_webhook,
 )
 from lk_core._jose import jws_sign
 
@@ -179,3 +187,85 @@ def sign_raw(head: dict[str, Any], claims: dict[str, Any], key: PrivateKey) -> s
     )
     sig = key.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{b64e(sig)}"
+
+
+@functools.cache
+def fixture_key(folder: str) -> PrivateKey:
+    """The PKCS#1 private key in a fixture folder ("client-key", "platform-key")."""
+    return load_private_key(fixture_bytes(folder, "private-pkcs1.pem"))
+
+
+# --- both ends of a conversation, for the property tests ------------------------------
+
+
+def platform_verify(
+    method: str,
+    path: str,
+    headers: Any,
+    body: bytes,
+    *,
+    client: PrivateKey,
+    platform: PrivateKey,
+    now: int = T0,
+) -> VerifiedRequest:
+    """verify_request as a platform that knows ``client`` as SVC's only key."""
+    return verify_request(
+        method,
+        path,
+        headers,
+        body,
+        key_lookup=lambda issuer, kid: client.public if kid == client.kid else None,
+        platform_keys=KeyRing(platform),
+        now=now,
+    )
+
+
+def client_verify(
+    response: HttpResponse,
+    sent: SignedRequest,
+    *,
+    client: PrivateKey,
+    platform: PrivateKey,
+    now: int = T0,
+) -> bytes | None:
+    """verify_response as a client holding ``client`` and knowing ``platform``."""
+    return verify_response(
+        response,
+        sent,
+        platform_keys={platform.kid: platform.public},
+        keyring=KeyRing(client),
+        now=now,
+    )
+
+
+def webhook_verify(
+    headers: Any,
+    body: bytes,
+    *,
+    client: PrivateKey,
+    platform: PrivateKey,
+    path: str = "/hook",
+    now: int = T0,
+) -> WebhookRequest:
+    """verify_webhook as SVC's receiver at ``path``."""
+    return verify_webhook(
+        headers,
+        body,
+        "POST",
+        path,
+        audience=SVC,
+        subject=SVC,
+        platform_keys={platform.kid: platform.public},
+        keyring=KeyRing(client),
+        now=now,
+    )
+
+
+def property_settings(examples: int) -> settings:
+    """Hypothesis settings for the core laws: no deadline, replayable failures."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
