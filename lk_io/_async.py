@@ -12,6 +12,9 @@ from lk_core import Entity, Headers, TransportError
 from lk_core.service import (
     AdvancedAuthorizationResponse,
     AuthorizationRequest,
+    AuthPolicy,
+    AuthPolicyValue,
+    DenialReason,
     WebhookEvent,
 )
 from lk_io._client import Call, KeyInput, ServiceCalls
@@ -77,12 +80,12 @@ class AsyncServiceClient(ServiceCalls):
         self,
         user: str,
         context: str | None = None,
-        policy: object = None,
+        policy: AuthPolicy | AuthPolicyValue | None = None,
         title: str | None = None,
         ttl: int | None = None,
         push_title: str | None = None,
         push_body: str | None = None,
-        denial_reasons: Iterable[object] | None = None,
+        denial_reasons: Iterable[DenialReason] | None = None,
     ) -> AuthorizationRequest:
         """See :meth:`ServiceClient.authorization_request`."""
         return await self._run(

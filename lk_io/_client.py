@@ -28,6 +28,9 @@ from lk_core import (
 from lk_core.service import (
     AdvancedAuthorizationResponse,
     AuthorizationRequest,
+    AuthPolicy,
+    AuthPolicyValue,
+    DenialReason,
     WebhookEvent,
     cancel_auth_plan,
     create_auth_plan,
@@ -220,12 +223,12 @@ class ServiceClient(ServiceCalls):
         self,
         user: str,
         context: str | None = None,
-        policy: object = None,
+        policy: AuthPolicy | AuthPolicyValue | None = None,
         title: str | None = None,
         ttl: int | None = None,
         push_title: str | None = None,
         push_body: str | None = None,
-        denial_reasons: Iterable[object] | None = None,
+        denial_reasons: Iterable[DenialReason] | None = None,
     ) -> AuthorizationRequest:
         """Ask ``user`` (username, directory user id or user push id) to authorize.
 
