@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import logging
 import multiprocessing
 import random
@@ -48,12 +49,12 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from lk_core import LaunchKeyError, WebhookReplayed
+from lk_core import AuthorizationInProgress, LaunchKeyError, WebhookReplayed
 from lk_core.service import AdvancedAuthorizationResponse
 from lk_io import ReplayGuard, ServiceClient
 from lk_io.emulator import EmulatorControl, VirtualDevice
@@ -247,30 +248,45 @@ def flow(
             tally.duplicated += 1
         tally.created.add(request_id)
     approve = rng.random() < 0.8
-    if approve:
-        user.device.approve(request_id)
-    else:
-        user.device.deny(request_id)
+    with step("device"):
+        if approve:
+            user.device.approve(request_id)
+        else:
+            user.device.deny(request_id)
     with tally.lock:
         tally.answered.add(request_id)
     deadline = time.monotonic() + ANSWER_TIMEOUT
     by_webhook = n % 2 == 1
-    answer = (
-        wait_webhook(tally, request_id, deadline)
-        if by_webhook
-        else poll(client, request_id, deadline)
-    )
+    with step("webhook" if by_webhook else "poll"):
+        answer = (
+            wait_webhook(tally, request_id, deadline)
+            if by_webhook
+            else poll(client, request_id, deadline)
+        )
     if answer is None:
         with tally.lock:
             tally.late.append((request_id, "webhook" if by_webhook else "poll"))
         return
     check_answer(tally, user, request_id, approve, answer)
-    client.session_start(user.name, request_id)
-    client.session_end(user.name)
+    with step("session"):
+        client.session_start(user.name, request_id)
+        client.session_end(user.name)
     elapsed = time.monotonic() - start
     with tally.lock:
         tally.flows += 1
         tally.latencies.append(elapsed)
+
+
+class StepFailed(Exception):
+    """Names the step of a flow that raised ``__cause__``."""
+
+
+@contextlib.contextmanager
+def step(name: str) -> Iterator[None]:
+    try:
+        yield
+    except (LaunchKeyError, OSError) as exc:
+        raise StepFailed(name) from exc
 
 
 def user_loop(
@@ -280,9 +296,17 @@ def user_loop(
     n = user.index % 2  # half the users start with a polled flow, half a webhook
     while time.monotonic() < stop_at:
         try:
-            flow(client, tally, user, n, rng)
-        except (LaunchKeyError, OSError) as exc:
-            tally.error("flow", exc)
+            with step("create"):
+                flow(client, tally, user, n, rng)
+        except StepFailed as failed:
+            cause = failed.__cause__ or failed
+            tally.error(failed.args[0], cause)
+            if isinstance(cause, AuthorizationInProgress):
+                # A create whose answer was lost left a request pending for this
+                # user; an application would cancel it and start again.
+                stale = cause.authorization_request_id
+                with contextlib.suppress(LaunchKeyError, ValueError):
+                    client.cancel_authorization_request(stale or "")
             time.sleep(0.1)
         n += 1
 
@@ -305,7 +329,7 @@ def settle_late(client: ServiceClient, tally: Tally) -> int:
     return lost
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: int) -> float:
     if not values:
         return 0.0
     if len(values) == 1:
