@@ -164,10 +164,11 @@ def parse_totp(body: bytes | None) -> bool:
 def parse_auth_package(body: bytes | None, *, webhook: bool = False) -> AuthPackage:
     """Read the outer authorization-response package.
 
-    Polling (service-api.md 2) needs every key present (``auth`` may be empty when
-    ``auth_jwe`` is set) -> UnexpectedAPIResponse otherwise. A webhook (webhooks.md 3)
-    only needs ``auth`` and ``public_key_id`` when there is no ``auth_jwe`` ->
-    UnexpectedAuthorizationResponse otherwise.
+    Polling (service-api.md 2) needs the user hashes, ``user_push_id`` and
+    ``public_key_id``, and ``auth`` unless ``auth_jwe`` is set (the seed's SDK also
+    wants an ``auth`` key then; we do not) -> UnexpectedAPIResponse otherwise. A
+    webhook (webhooks.md 3) only needs ``auth`` and ``public_key_id`` when there is no
+    ``auth_jwe`` -> UnexpectedAuthorizationResponse otherwise.
     """
     err = UnexpectedAuthorizationResponse if webhook else UnexpectedAPIResponse
     package = _decode(_PACKAGE, body, err)
@@ -197,8 +198,8 @@ def _response_policy(raw: _RawPolicy) -> AuthorizationResponsePolicy:
     amount = 0
     if requirement is Requirement.AMOUNT:
         value = raw.amount if raw.amount is not None else 0
-        if isinstance(value, float) and not value.is_integer():
-            raise UnexpectedDeviceResponse("auth_policy.amount is not a whole number")
+        if value < 0 or (isinstance(value, float) and not value.is_integer()):
+            raise UnexpectedDeviceResponse("auth_policy.amount is not a count")
         amount = int(value)
     kinds: set[str] = set()
     if requirement is Requirement.TYPES:
