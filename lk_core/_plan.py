@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import re
 from collections.abc import Callable, Generator, Mapping
 from typing import Any, Final, TypeVar
 
@@ -51,6 +52,7 @@ __all__ = [
 
 T = TypeVar("T")
 
+_KID: Final = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){15}")
 CACHE_TIME: Final = 300.0  # seconds the clock offset and the current key stay fresh
 # Platform keys we remember by id; a platform rotates a few times a year, so this is
 # roomy.
@@ -194,7 +196,10 @@ def ensure_platform(view: PlatformView, now: float) -> Plan[tuple[PlatformView, 
 
 def fetch_platform_key(view: PlatformView, kid: str) -> Plan[PlatformView]:
     """Fetch a platform key by id (named by a response or webhook we must verify)."""
-    if not 0 < len(kid) <= 128 or "/" in kid:
+    # The kid comes from a header anyone can write and goes into a URL path, where
+    # "..", "?", "#" or "%2F" would point the fetch elsewhere. A real kid is the
+    # colon-separated MD5 of the key (jose.md 3): accept exactly that shape.
+    if not _KID.fullmatch(kid):
         raise UnexpectedAPIResponse(f"platform key id {kid[:64]!r} is malformed")
     got = _received((yield Send(_public_get(f"/public/v3/public-key/{kid}"))))
     view = view.with_key(_parse_public_key(got.response, kid))
