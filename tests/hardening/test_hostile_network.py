@@ -31,6 +31,7 @@ from lk_core import (
     ServerError,
     TransportError,
     UnexpectedAPIResponse,
+    UnexpectedWebhookRequest,
 )
 from lk_io import ServiceClient
 
@@ -352,3 +353,26 @@ def test_connect_stalls() -> None:
         listener.close()
     assert isinstance(error, TransportError), repr(error)
     assert elapsed < GENEROUS
+
+
+@pytest.mark.parametrize(
+    "kid",
+    ["..", "%2e%2e", "a?x=1#f", "a\r\nX-Evil: 1", "../../admin", "AA:" * 15 + "AA"],
+)
+def test_forged_webhook_kid_never_steers_a_key_fetch(kid: str) -> None:
+    """A kid from a forged webhook is fetched only if it has the shape of a real kid."""
+    headers, body = peer.webhook(peer.outer_package(), now=int(time.time()))
+    forged = peer.reforge_webhook(headers, lambda h, c: h.update(kid=kid))
+    with nothing_left_behind():
+        server = HostileServer("503").start()
+        client = make_client(server.url)
+        try:
+            with pytest.raises(UnexpectedWebhookRequest, match="malformed"):
+                client.handle_webhook(body, forged, "POST", "/webhook")
+        finally:
+            client.close()
+            server.stop()
+    assert [path for _, path in server.requests] == [
+        "/public/v3/ping",
+        "/public/v3/public-key",
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from lk_core._replay import (
     webhook_replay_key,
 )
 from lk_io._replay import CLOCK_SLACK, MemoryReplayStore, ReplayGuard, ReplayStore
+from lk_io.testing import running_emulator
 
 from . import peer
 from .peer import NOW
@@ -176,3 +178,41 @@ class TestMemoryStoreAndGuard:
             thread.join()
         assert sorted(admitted) == sorted(f"id-{i}" for i in range(50))
         assert len(store) == 50
+
+
+def test_emulator_retries_carry_the_same_jti() -> None:
+    """A delivery acted on but answered 503 comes back with its jti, and is refused."""
+    guard = ReplayGuard()
+    outcomes: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            headers = list(self.headers.items())
+            try:
+                guard.admit(headers)
+                outcomes.append("acted")
+            except WebhookReplayed:
+                outcomes.append("refused")
+            # The first two answers are "lost": the platform must retry.
+            self.send_response(503 if len(outcomes) < 3 else 200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/webhook"
+        with running_emulator(callback_url=url) as lk:
+            request = lk.client.authorization_request(lk.user)
+            lk.device.approve(request.auth_request)
+            assert lk.emulator.wait_webhooks(10)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert outcomes == ["acted", "refused", "refused"]
