@@ -1,15 +1,23 @@
-"""Urllib3Transport and AsyncioTransport against a scripted HTTP server on 127.0.0.1."""
+"""Urllib3Transport and AsyncioTransport against a scripted server on 127.0.0.1."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import ipaddress
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from lk_core import HttpRequest, TransportError
 from lk_io import AsyncioTransport, Urllib3Transport
@@ -233,3 +241,55 @@ def test_asyncio_transport(server: Server) -> None:
     transport.close()
     assert status == 200
     assert ticks > 0
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by itself, and its key (PEM files)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp / "cert.pem", tmp / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_tls_is_verified(server: Server, tmp_path: Path) -> None:
+    """An unknown certificate is refused; trusting it with ca_certs lets it through."""
+    cert_file, key_file = _self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
+    https = server.url.replace("http://", "https://")
+    untrusting = Urllib3Transport(https, retries=0)
+    trusting = Urllib3Transport(https, ca_certs=str(cert_file), retries=0)
+    try:
+        with pytest.raises(TransportError):
+            untrusting.send(_get())
+        assert trusting.send(_get()).status == 200
+    finally:
+        untrusting.close()
+        trusting.close()
