@@ -73,6 +73,8 @@ class Service(msgspec.Struct, frozen=True, kw_only=True):
     callback_url: str | None = None
     active: bool = True
     policy: Policy = NO_POLICY
+    # The policy JSON as last set through the API, for reading it back.
+    policy_json: Any = None
 
     @property
     def directory_id(self) -> str | None:

@@ -27,6 +27,7 @@ from lk_core._protocol import (
     sign_webhook,
     verify_request,
 )
+from lk_core.platform import _manage
 from lk_core.platform._errors import PlatformError
 from lk_core.platform._model import (
     AuthRequest,
@@ -70,6 +71,8 @@ class PlatformServer:
             ("POST", "/directory/v3/totp"): self._totp_generate,
             ("DELETE", "/directory/v3/totp"): self._totp_remove,
         }
+        for key, manage in _manage.ROUTES.items():
+            self._routes[key] = _bind(platform, manage)
 
     @property
     def current_key(self) -> PrivateKey:
@@ -372,6 +375,15 @@ class PlatformServer:
                     jti=jti,
                 )
         raise AssertionError(event)  # pragma: no cover - the union is exhaustive
+
+
+def _bind(platform: Platform, manage: _manage.Handler) -> Route:
+    """A directory-management function as a route of the acting Directory."""
+
+    def route(v: VerifiedRequest, body: Any, now: int) -> tuple[int, Any]:
+        return manage(platform, v.subject.id, body, now)
+
+    return route
 
 
 def _raw_jti(headers: Sequence[tuple[str, str]]) -> str:

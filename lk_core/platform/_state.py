@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from lk_core._errors import LaunchKeyError
 from lk_core._jose import b64url_encode
 from lk_core._keys import load_public_key, private_key_pem
 from lk_core.platform import _policy, _totp
@@ -195,7 +196,7 @@ class Platform:
     ) -> EntityKey:
         try:
             public = load_public_key(public_pem)
-        except ValueError:
+        except (ValueError, LaunchKeyError):
             raise PlatformError.coded(400, "KEY-001", "invalid public key") from None
         if (entity, public.kid) in self.keys:
             raise PlatformError.coded(400, "KEY-002", "public key already in use")

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import time
 import warnings
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from lk_core import generate_private_key
 from lk_core.platform import _totp
 from lk_io.emulator import Emulator, Received, VirtualDevice, WebhookReceiver
 
@@ -24,13 +26,17 @@ with warnings.catch_warnings():
         AuthResponseReason,
         AuthResponseType,
         DenialReason,
+        ServiceSecurityPolicy,
         SessionEndRequest,
     )
+    from launchkey.entities.service.policy import MethodAmountPolicy
     from launchkey.exceptions import (
         AuthorizationInProgress,
         AuthorizationRequestCanceled,
         AuthorizationResponseExists,
         EntityNotFound,
+        LastRemainingKey,
+        PublicKeyDoesNotExist,
         RequestTimedOut,
     )
     from launchkey.factories import DirectoryFactory, ServiceFactory
@@ -287,3 +293,48 @@ def test_older_calls_and_all_create_fields(vendor: Any, device: VirtualDevice) -
     device.approve()
     response = vendor.get_advanced_authorization_response(request.auth_request)
     assert response.authorized is True
+
+
+def test_directory_service_management(vendor_directory: Any) -> None:
+    """Directory service, key and policy calls of the vendor SDK all work."""
+    d = vendor_directory
+    service_id = d.create_service("Managed", description="d", callback_url=None)
+    assert str(service_id) in [str(s.id) for s in d.get_all_services()]
+    d.update_service(service_id, name="Managed 2", active=False)
+    [service] = d.get_services([service_id])
+    assert (service.name, service.active) == ("Managed 2", False)
+    assert d.get_service(service_id).description == "d"
+
+    first = generate_private_key().public.pem
+    second = generate_private_key().public.pem
+    first_id = d.add_service_public_key(service_id, first)
+    second_id = d.add_service_public_key(
+        service_id, second, expires=datetime(2099, 1, 1, tzinfo=UTC)
+    )
+    keys = {k.id: k for k in d.get_service_public_keys(service_id)}
+    assert set(keys) == {first_id, second_id}
+    assert keys[second_id].expires.year == 2099
+    d.update_service_public_key(service_id, first_id, active=False)
+    keys = {k.id: k for k in d.get_service_public_keys(service_id)}
+    assert keys[first_id].active is False
+    d.remove_service_public_key(service_id, first_id)
+    with pytest.raises(LastRemainingKey):
+        d.remove_service_public_key(service_id, second_id)
+    with pytest.raises(PublicKeyDoesNotExist):
+        d.remove_service_public_key(service_id, first_id)
+
+    d.set_advanced_service_policy(
+        service_id, MethodAmountPolicy(amount=2, deny_rooted_jailbroken=True)
+    )
+    policy = d.get_advanced_service_policy(service_id)
+    assert isinstance(policy, MethodAmountPolicy)
+    assert (policy.amount, policy.deny_rooted_jailbroken) == (2, True)
+    legacy = ServiceSecurityPolicy(any=1, jailbreak_protection=True)
+    legacy.add_geofence(36.1, -115.1, 150.0, name="office")
+    d.set_service_policy(service_id, legacy)
+    back = d.get_service_policy(service_id)
+    assert back.minimum_amount == 1
+    assert back.jailbreak_protection is True
+    assert [g.name for g in back.geofences] == ["office"]
+    d.remove_service_policy(service_id)
+    assert d.get_advanced_service_policy(service_id).amount == 0
