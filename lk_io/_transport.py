@@ -202,7 +202,8 @@ class AsyncioTransport:
     """:class:`AsyncTransport` for asyncio: a :class:`Urllib3Transport` in a thread.
 
     Takes the same keyword arguments as :class:`Urllib3Transport`, or an existing one
-    as ``transport``. Requests run in the loop's default executor.
+    as ``transport``. Requests run in the loop's default executor, which has up to 32
+    threads; the pool keeps as many connections so none is opened only to be dropped.
     """
 
     def __init__(
@@ -212,6 +213,7 @@ class AsyncioTransport:
         transport: Urllib3Transport | None = None,
         **options: Any,
     ) -> None:
+        options.setdefault("maxsize", 32)
         self.sync = transport or Urllib3Transport(base_url, **options)
 
     async def send(self, request: HttpRequest) -> HttpResponse:
