@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -208,3 +209,23 @@ def test_platform_key_rotation(world: World, device: VirtualDevice) -> None:
     assert new_kid in client.platform_view.keys
     device.approve()
     assert _answer(world, request.auth_request).authorized is True
+
+
+def test_one_client_shared_by_threads(world: World, device: VirtualDevice) -> None:
+    """Eight threads sharing one client all succeed; the platform view stays whole."""
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                world.service_client.session_start(device.identifier)
+        except BaseException as exc:  # collected and asserted on below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert world.service_client.platform_view.current_kid is not None
