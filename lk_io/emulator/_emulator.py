@@ -248,20 +248,22 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        path = self.path.split("?", 1)[0]
-        if path.startswith("/_emulator/"):
-            status, out = _control.handle(self.emulator, self.command, path, body)
-            headers = [("Content-Type", "application/json")]
-        else:
-            request = HttpRequest(
-                method=self.command,
-                path=self.path,
-                headers=tuple(self.headers.items()),
-                body=body,
-            )
-            status, headers, out = self.emulator.handle(request)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        try:
+            if length < 0:
+                status, headers, out = 400, [("Connection", "close")], b""
+                self.close_connection = True
+            else:
+                body = self.rfile.read(length) if length else b""
+                status, headers, out = self._answer(body)
+        except Exception:
+            # A bug in the emulator must still answer, not drop the connection: the
+            # client then reports a ServerError instead of a network failure.
+            log.exception("emulator failed on %s %s", self.command, self.path)
+            status, headers, out = 500, [("Content-Type", "text/plain")], b"error"
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
@@ -269,6 +271,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(out)
+
+    def _answer(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        path = self.path.split("?", 1)[0]
+        if path.startswith("/_emulator/"):
+            status, out = _control.handle(self.emulator, self.command, path, body)
+            return status, [("Content-Type", "application/json")], out
+        request = HttpRequest(
+            method=self.command,
+            path=self.path,
+            headers=tuple(self.headers.items()),
+            body=body,
+        )
+        return self.emulator.handle(request)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import http.client
 import json
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -501,3 +502,14 @@ def test_java_style_request(emulator: Emulator, device: VirtualDevice) -> None:
     created = json.loads(jwe_decrypt(reply, KeyRing(key)))
     assert created["device_ids"] == [device.id]
     device.fail()
+
+
+def test_bad_content_length(emulator: Emulator) -> None:
+    """A request with a malformed Content-Length gets a 400, not a dropped socket."""
+    parts = urlsplit(emulator.base_url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /service/v3/auths HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"
+        )
+        reply = sock.recv(1024)
+    assert reply.startswith(b"HTTP/1.1 400")
