@@ -1,7 +1,8 @@
-"""Directory management of its services, their keys and policies (directory-api.md 4).
+"""Management of services, their keys and policies (directory-api.md 4), for the
+Directory or Organization that owns them (organization-api.md 4).
 
-Each function takes the acting Directory's id, the decrypted body and `now`, and returns
-(HTTP status, response JSON or None).
+Each function takes the acting entity (`dir:<uuid>` or `org:<uuid>`), the decrypted
+body and `now`, and returns (HTTP status, response JSON or None).
 """
 
 from __future__ import annotations
@@ -21,17 +22,17 @@ Result = tuple[int, Any]
 Handler = Callable[[Platform, str, object, int], Result]
 
 
-def _fields(body: object) -> dict[str, Any]:
+def fields(body: object) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise PlatformError(400, "ARG-001", "request body must be a JSON object")
     return body
 
 
-def _own_service(p: Platform, directory_id: str, service_id: object) -> Service:
+def _own_service(p: Platform, owner: str, service_id: object) -> Service:
     if not isinstance(service_id, str):
         raise PlatformError.field("service_id", "This field is required")
     service = p.service(service_id)
-    if service.owner != f"dir:{directory_id}":
+    if service.owner != owner:
         raise PlatformError(403, None, "service belongs to another entity")
     return service
 
@@ -77,14 +78,14 @@ def key_json(key: EntityKey) -> dict[str, Any]:
     }
 
 
-def create_service(p: Platform, directory_id: str, body: object, now: int) -> Result:
-    f = _fields(body)
+def create_service(p: Platform, owner: str, body: object, now: int) -> Result:
+    f = fields(body)
     name = f.get("name")
     if not isinstance(name, str) or not name:
         raise PlatformError.field("name", "This field is required")
     active = f.get("active", True)
     service = p.add_service(
-        f"dir:{directory_id}",
+        owner,
         name,
         callback_url=_opt_text(f, "callback_url"),
         description=_opt_text(f, "description"),
@@ -94,23 +95,21 @@ def create_service(p: Platform, directory_id: str, body: object, now: int) -> Re
     return 201, {"id": service.id}
 
 
-def list_services(p: Platform, directory_id: str, body: object, now: int) -> Result:
-    owner = f"dir:{directory_id}"
+def list_services(p: Platform, owner: str, body: object, now: int) -> Result:
     return 200, [service_json(s) for s in p.services.values() if s.owner == owner]
 
 
-def get_services(p: Platform, directory_id: str, body: object, now: int) -> Result:
-    ids = _fields(body).get("service_ids")
+def get_services(p: Platform, owner: str, body: object, now: int) -> Result:
+    ids = fields(body).get("service_ids")
     if not isinstance(ids, list):
         raise PlatformError.field("service_ids", "must be a list")
-    owner = f"dir:{directory_id}"
     found = [p.services.get(i) for i in ids if isinstance(i, str)]
     return 200, [service_json(s) for s in found if s is not None and s.owner == owner]
 
 
-def update_service(p: Platform, directory_id: str, body: object, now: int) -> Result:
-    f = _fields(body)
-    service = _own_service(p, directory_id, f.get("service_id"))
+def update_service(p: Platform, owner: str, body: object, now: int) -> Result:
+    f = fields(body)
+    service = _own_service(p, owner, f.get("service_id"))
     changes: dict[str, Any] = {}
     for name in ("name", "description", "icon", "callback_url"):
         if name in f:
@@ -123,9 +122,14 @@ def update_service(p: Platform, directory_id: str, body: object, now: int) -> Re
     return 204, None
 
 
-def add_key(p: Platform, directory_id: str, body: object, now: int) -> Result:
-    f = _fields(body)
-    service = _own_service(p, directory_id, f.get("service_id"))
+def add_key(p: Platform, owner: str, body: object, now: int) -> Result:
+    f = fields(body)
+    service = _own_service(p, owner, f.get("service_id"))
+    return add_entity_key(p, f"svc:{service.id}", f, now)
+
+
+def add_entity_key(p: Platform, entity: str, f: dict[str, Any], now: int) -> Result:
+    """KEY-001 bad PEM, KEY-002 already on the entity; 201 {"key_id"}."""
     pem = f.get("public_key")
     if not isinstance(pem, str):
         raise PlatformError.coded(400, "KEY-001", "public_key is required")
@@ -134,7 +138,7 @@ def add_key(p: Platform, directory_id: str, body: object, now: int) -> Result:
         raise PlatformError.field("key_type", "must be 0, 1 or 2")
     active = f.get("active", True)
     key = p.add_key(
-        f"svc:{service.id}",
+        entity,
         pem,
         now,
         expires=_date(f.get("date_expires"), "date_expires"),
@@ -144,19 +148,26 @@ def add_key(p: Platform, directory_id: str, body: object, now: int) -> Result:
     return 201, {"key_id": key.kid}
 
 
-def list_keys(p: Platform, directory_id: str, body: object, now: int) -> Result:
-    service = _own_service(p, directory_id, _fields(body).get("service_id"))
-    entity = f"svc:{service.id}"
+def list_keys(p: Platform, owner: str, body: object, now: int) -> Result:
+    service = _own_service(p, owner, fields(body).get("service_id"))
+    return list_entity_keys(p, f"svc:{service.id}")
+
+
+def list_entity_keys(p: Platform, entity: str) -> Result:
     keys = sorted(
         (k for (e, _), k in p.keys.items() if e == entity), key=lambda k: k.created
     )
     return 200, [key_json(k) for k in keys]
 
 
-def update_key(p: Platform, directory_id: str, body: object, now: int) -> Result:
-    f = _fields(body)
-    service = _own_service(p, directory_id, f.get("service_id"))
-    entity, kid = f"svc:{service.id}", f.get("key_id")
+def update_key(p: Platform, owner: str, body: object, now: int) -> Result:
+    f = fields(body)
+    service = _own_service(p, owner, f.get("service_id"))
+    return update_entity_key(p, f"svc:{service.id}", f)
+
+
+def update_entity_key(p: Platform, entity: str, f: dict[str, Any]) -> Result:
+    kid = f.get("key_id")
     if not isinstance(kid, str) or (entity, kid) not in p.keys:
         raise PlatformError.coded(400, "KEY-003", "public key does not exist")
     if isinstance(f.get("active"), bool):
@@ -169,10 +180,14 @@ def update_key(p: Platform, directory_id: str, body: object, now: int) -> Result
     return 204, None
 
 
-def remove_key(p: Platform, directory_id: str, body: object, now: int) -> Result:
-    f = _fields(body)
-    service = _own_service(p, directory_id, f.get("service_id"))
-    entity, kid = f"svc:{service.id}", f.get("key_id")
+def remove_key(p: Platform, owner: str, body: object, now: int) -> Result:
+    f = fields(body)
+    service = _own_service(p, owner, f.get("service_id"))
+    return remove_entity_key(p, f"svc:{service.id}", f)
+
+
+def remove_entity_key(p: Platform, entity: str, f: dict[str, Any]) -> Result:
+    kid = f.get("key_id")
     if not isinstance(kid, str) or (entity, kid) not in p.keys:
         raise PlatformError.coded(400, "KEY-003", "public key does not exist")
     if not any(e == entity and i != kid for (e, i) in p.keys):
@@ -181,40 +196,46 @@ def remove_key(p: Platform, directory_id: str, body: object, now: int) -> Result
     return 204, None
 
 
-def set_policy(p: Platform, directory_id: str, body: object, now: int) -> Result:
-    f = _fields(body)
-    service = _own_service(p, directory_id, f.get("service_id"))
+def set_policy(p: Platform, owner: str, body: object, now: int) -> Result:
+    f = fields(body)
+    service = _own_service(p, owner, f.get("service_id"))
     raw = f.get("policy")
     p.update_service(service.id, policy=parse_service_policy(raw), policy_json=raw)
     return 204, None
 
 
-def get_policy(p: Platform, directory_id: str, body: object, now: int) -> Result:
+def get_policy(p: Platform, owner: str, body: object, now: int) -> Result:
     """Typed policies read back as stored; legacy ones in the section-1 shape with
     "type": "LEGACY" (policies.md 2, emulator proposal)."""
-    service = _own_service(p, directory_id, _fields(body).get("service_id"))
+    service = _own_service(p, owner, fields(body).get("service_id"))
     raw = service.policy_json
     if isinstance(raw, dict) and raw.get("type") in ("METHOD_AMOUNT", "FACTORS"):
         return 200, raw
     return 200, service.policy.to_legacy_json()
 
 
-def remove_policy(p: Platform, directory_id: str, body: object, now: int) -> Result:
-    service = _own_service(p, directory_id, _fields(body).get("service_id"))
+def remove_policy(p: Platform, owner: str, body: object, now: int) -> Result:
+    service = _own_service(p, owner, fields(body).get("service_id"))
     p.update_service(service.id, policy=NO_POLICY, policy_json=None)
     return 204, None
 
 
+_SERVICE_ROUTES: dict[tuple[str, str], Handler] = {
+    ("POST", "/services"): create_service,
+    ("GET", "/services"): list_services,
+    ("POST", "/services/list"): get_services,
+    ("PATCH", "/services"): update_service,
+    ("POST", "/service/keys"): add_key,
+    ("POST", "/service/keys/list"): list_keys,
+    ("PATCH", "/service/keys"): update_key,
+    ("DELETE", "/service/keys"): remove_key,
+    ("PUT", "/service/policy"): set_policy,
+    ("POST", "/service/policy/item"): get_policy,
+    ("DELETE", "/service/policy"): remove_policy,
+}
+# The same calls under both owners' base paths (organization-api.md 4).
 ROUTES: dict[tuple[str, str], Handler] = {
-    ("POST", "/directory/v3/services"): create_service,
-    ("GET", "/directory/v3/services"): list_services,
-    ("POST", "/directory/v3/services/list"): get_services,
-    ("PATCH", "/directory/v3/services"): update_service,
-    ("POST", "/directory/v3/service/keys"): add_key,
-    ("POST", "/directory/v3/service/keys/list"): list_keys,
-    ("PATCH", "/directory/v3/service/keys"): update_key,
-    ("DELETE", "/directory/v3/service/keys"): remove_key,
-    ("PUT", "/directory/v3/service/policy"): set_policy,
-    ("POST", "/directory/v3/service/policy/item"): get_policy,
-    ("DELETE", "/directory/v3/service/policy"): remove_policy,
+    (method, prefix + path): fn
+    for prefix in ("/directory/v3", "/organization/v3")
+    for (method, path), fn in _SERVICE_ROUTES.items()
 }

@@ -62,6 +62,9 @@ class Directory(msgspec.Struct, frozen=True, kw_only=True):
     denial_context_inquiry_enabled: bool = False
     webhook_url: str | None = None
     active: bool = True
+    sdk_keys: tuple[str, ...] = ()
+    android_key: str | None = None
+    ios_certificate_fingerprint: str | None = None
 
 
 class Service(msgspec.Struct, frozen=True, kw_only=True):

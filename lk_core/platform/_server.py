@@ -27,7 +27,7 @@ from lk_core._protocol import (
     sign_webhook,
     verify_request,
 )
-from lk_core.platform import _manage
+from lk_core.platform import _manage, _organization
 from lk_core.platform._errors import PlatformError
 from lk_core.platform._model import (
     AuthRequest,
@@ -71,8 +71,9 @@ class PlatformServer:
             ("POST", "/directory/v3/totp"): self._totp_generate,
             ("DELETE", "/directory/v3/totp"): self._totp_remove,
         }
-        for key, manage in _manage.ROUTES.items():
-            self._routes[key] = _bind(platform, manage)
+        for routes in (_manage.ROUTES, _organization.ROUTES):
+            for key, manage in routes.items():
+                self._routes[key] = _bind(platform, manage)
 
     @property
     def current_key(self) -> PrivateKey:
@@ -378,10 +379,10 @@ class PlatformServer:
 
 
 def _bind(platform: Platform, manage: _manage.Handler) -> Route:
-    """A directory-management function as a route of the acting Directory."""
+    """A management function as a route of the entity the request acts for."""
 
     def route(v: VerifiedRequest, body: Any, now: int) -> tuple[int, Any]:
-        return manage(platform, v.subject.id, body, now)
+        return manage(platform, str(v.subject), body, now)
 
     return route
 

@@ -91,6 +91,7 @@ class Emulator:
         directory = p.add_directory(
             org.id, "Emulated Directory", denial_context_inquiry_enabled=True
         )
+        p.update_directory(directory.id, sdk_keys=(p.entropy.new_id(),))
         service = p.add_service(
             f"dir:{directory.id}", "Emulated Service", callback_url=callback_url
         )

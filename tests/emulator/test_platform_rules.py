@@ -570,30 +570,32 @@ class TestDirectoryManagement:
         org_id = w.p.directories[w.dir].org_id
         other = w.p.add_directory(org_id, "Other")
         with pytest.raises(PlatformError) as err:
-            _manage.list_keys(w.p, other.id, {"service_id": w.svc}, T0)
+            _manage.list_keys(w.p, f"dir:{other.id}", {"service_id": w.svc}, T0)
         assert err.value.status == 403
         with pytest.raises(PlatformError) as unknown:
-            _manage.list_keys(w.p, w.dir, {"service_id": "nope"}, T0)
+            _manage.list_keys(w.p, f"dir:{w.dir}", {"service_id": "nope"}, T0)
         assert _code(unknown) == (404, "SVC-004")
 
     def test_key_errors(self, w: World) -> None:
         """A bad PEM is KEY-001, a duplicate KEY-002, an unknown id KEY-003."""
         body = {"service_id": w.svc, "public_key": "not a key"}
         with pytest.raises(PlatformError) as bad:
-            _manage.add_key(w.p, w.dir, body, T0)
+            _manage.add_key(w.p, f"dir:{w.dir}", body, T0)
         assert _code(bad) == (400, "KEY-001")
         pem = generate_private_key().public.pem
         body = {"service_id": w.svc, "public_key": pem}
-        assert _manage.add_key(w.p, w.dir, body, T0)[0] == 201
+        assert _manage.add_key(w.p, f"dir:{w.dir}", body, T0)[0] == 201
         with pytest.raises(PlatformError) as dup:
-            _manage.add_key(w.p, w.dir, body, T0)
+            _manage.add_key(w.p, f"dir:{w.dir}", body, T0)
         assert _code(dup) == (400, "KEY-002")
         with pytest.raises(PlatformError) as missing:
-            _manage.update_key(w.p, w.dir, {"service_id": w.svc, "key_id": "x"}, T0)
+            _manage.update_key(
+                w.p, f"dir:{w.dir}", {"service_id": w.svc, "key_id": "x"}, T0
+            )
         assert _code(missing) == (400, "KEY-003")
 
     def test_name_taken(self, w: World) -> None:
         """Two services of one directory cannot share a name."""
         with pytest.raises(PlatformError) as err:
-            _manage.create_service(w.p, w.dir, {"name": "Svc"}, T0)
+            _manage.create_service(w.p, f"dir:{w.dir}", {"name": "Svc"}, T0)
         assert _code(err) == (400, "SVC-001")

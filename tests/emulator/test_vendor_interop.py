@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import time
 import warnings
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
 
 from lk_core import generate_private_key
 from lk_core.platform import _totp
@@ -35,11 +40,17 @@ with warnings.catch_warnings():
         AuthorizationRequestCanceled,
         AuthorizationResponseExists,
         EntityNotFound,
+        InvalidSDKKey,
         LastRemainingKey,
+        LastRemainingSDKKey,
         PublicKeyDoesNotExist,
         RequestTimedOut,
     )
-    from launchkey.factories import DirectoryFactory, ServiceFactory
+    from launchkey.factories import (
+        DirectoryFactory,
+        OrganizationFactory,
+        ServiceFactory,
+    )
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -338,3 +349,83 @@ def test_directory_service_management(vendor_directory: Any) -> None:
     assert [g.name for g in back.geofences] == ["office"]
     d.remove_service_policy(service_id)
     assert d.get_advanced_service_policy(service_id).amount == 0
+
+
+def _push_certificate() -> bytes:
+    """A throwaway password-less PKCS#12 like an APNs push certificate."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "push")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return pkcs12.serialize_key_and_certificates(
+        b"push", key, cert, None, serialization.NoEncryption()
+    )
+
+
+def test_organization_calls(emulator: Emulator) -> None:
+    """Organization directory, key, SDK-key and service calls of the vendor SDK."""
+    creds = emulator.credentials
+    factory = OrganizationFactory(
+        creds.organization_id, creds.organization_key, url=creds.base_url, testing=True
+    )
+    org = factory.make_organization_client()
+    directory_id = org.create_directory("Second Directory")
+    assert str(directory_id) in [str(d.id) for d in org.get_all_directories()]
+    org.update_directory(
+        directory_id,
+        ios_p12=_push_certificate(),
+        android_key="fcm-key",
+        denial_context_inquiry_enabled=True,
+        webhook_url="http://127.0.0.1:9/dir",
+    )
+    directory = org.get_directory(directory_id)
+    assert directory.android_key == "fcm-key"
+    assert directory.ios_certificate_fingerprint
+    assert directory.denial_context_inquiry_enabled is True
+    [directory] = org.get_directories([directory_id])
+    assert directory.webhook_url == "http://127.0.0.1:9/dir"
+
+    first = org.add_directory_public_key(
+        directory_id, generate_private_key().public.pem
+    )
+    assert [k.id for k in org.get_directory_public_keys(directory_id)] == [first]
+    with pytest.raises(LastRemainingKey):
+        org.remove_directory_public_key(directory_id, first)
+    org.update_directory_public_key(directory_id, first, active=True)
+
+    [initial] = org.get_all_directory_sdk_keys(directory_id)
+    added = org.generate_and_add_directory_sdk_key(directory_id)
+    assert set(org.get_all_directory_sdk_keys(directory_id)) == {initial, added}
+    org.remove_directory_sdk_key(directory_id, initial)
+    with pytest.raises(LastRemainingSDKKey):
+        org.remove_directory_sdk_key(directory_id, added)
+    with pytest.raises(InvalidSDKKey):
+        org.remove_directory_sdk_key(directory_id, initial)
+
+    service_id = org.create_service("Org Service")
+    assert org.get_service(service_id).name == "Org Service"
+
+
+def test_organization_acts_for_children(emulator: Emulator) -> None:
+    """An Organization key drives its Directory and its Directory's Service."""
+    creds = emulator.credentials
+    factory = OrganizationFactory(
+        creds.organization_id, creds.organization_key, url=creds.base_url, testing=True
+    )
+    directory = factory.make_directory_client(creds.directory_id)
+    link = directory.link_device("org-driven")
+    device = emulator.control.link(link.code)
+    service = factory.make_service_client(creds.service_id)
+    request = service.authorization_request("org-driven")
+    device.approve()
+    response = service.get_advanced_authorization_response(request.auth_request)
+    assert response.authorized is True
