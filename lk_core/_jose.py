@@ -123,7 +123,10 @@ def b64url_decode(text: str | bytes) -> bytes:
     Padding, characters outside the URL-safe alphabet, impossible lengths and non-zero
     trailing bits are all errors (``ValueError``), so each byte string has one encoding.
     """
-    raw = text.encode("ascii", "replace") if isinstance(text, str) else bytes(text)
+    if type(text) is bytes:
+        raw = text
+    else:
+        raw = text.encode("ascii", "replace") if isinstance(text, str) else bytes(text)
     rem = len(raw) % 4
     if rem != 1 and (not rem or raw[-1] in _CANONICAL_LAST[rem]):
         # Strict decoding refuses every character outside the standard alphabet; the
@@ -277,7 +280,7 @@ def jws_parse(token: str | bytes) -> UnverifiedJWS:
         signature = b64url_decode(s64)
     except ValueError as exc:
         raise InvalidJWTResponse(f"JWT signature: {exc}") from None
-    return UnverifiedJWS(header, claims, h64 + b"." + p64, signature)
+    return UnverifiedJWS(header, claims, b"%s.%s" % (h64, p64), signature)
 
 
 def jws_verify(jws: UnverifiedJWS, key: PublicKey) -> None:
@@ -414,10 +417,7 @@ def jwe_decrypt(token: str | bytes, keys: KeyRing) -> bytes:
         (keys.decryption_key(kid),) if kid is not None else keys.keys()
     )
     try:
-        wrapped = b64url_decode(w64)
-        iv = b64url_decode(iv64)
-        ciphertext = b64url_decode(ct64)
-        tag = b64url_decode(tag64)
+        wrapped, iv, ciphertext, tag = map(b64url_decode, (w64, iv64, ct64, tag64))
     except ValueError as exc:
         raise JOSEDecryptError(f"JWE part: {exc}") from None
     if len(iv) != 16 or len(tag) != 32 or not ciphertext or len(ciphertext) % 16:
