@@ -16,16 +16,10 @@ import msgspec
 from lk_core.platform._errors import PlatformError
 from lk_core.platform._model import EntityKey, Service, iso
 from lk_core.platform._policy import NO_POLICY, parse_service_policy
-from lk_core.platform._state import Platform
+from lk_core.platform._state import Platform, json_object
 
 Result = tuple[int, Any]
 Handler = Callable[[Platform, str, object, int], Result]
-
-
-def fields(body: object) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise PlatformError(400, "ARG-001", "request body must be a JSON object")
-    return body
 
 
 def _own_service(p: Platform, owner: str, service_id: object) -> Service:
@@ -79,7 +73,7 @@ def key_json(key: EntityKey) -> dict[str, Any]:
 
 
 def create_service(p: Platform, owner: str, body: object, now: int) -> Result:
-    f = fields(body)
+    f = json_object(body)
     name = f.get("name")
     if not isinstance(name, str) or not name:
         raise PlatformError.field("name", "This field is required")
@@ -100,7 +94,7 @@ def list_services(p: Platform, owner: str, body: object, now: int) -> Result:
 
 
 def get_services(p: Platform, owner: str, body: object, now: int) -> Result:
-    ids = fields(body).get("service_ids")
+    ids = json_object(body).get("service_ids")
     if not isinstance(ids, list):
         raise PlatformError.field("service_ids", "must be a list")
     found = [p.services.get(i) for i in ids if isinstance(i, str)]
@@ -108,7 +102,7 @@ def get_services(p: Platform, owner: str, body: object, now: int) -> Result:
 
 
 def update_service(p: Platform, owner: str, body: object, now: int) -> Result:
-    f = fields(body)
+    f = json_object(body)
     service = _own_service(p, owner, f.get("service_id"))
     changes: dict[str, Any] = {}
     for name in ("name", "description", "icon", "callback_url"):
@@ -123,7 +117,7 @@ def update_service(p: Platform, owner: str, body: object, now: int) -> Result:
 
 
 def add_key(p: Platform, owner: str, body: object, now: int) -> Result:
-    f = fields(body)
+    f = json_object(body)
     service = _own_service(p, owner, f.get("service_id"))
     return add_entity_key(p, f"svc:{service.id}", f, now)
 
@@ -149,7 +143,7 @@ def add_entity_key(p: Platform, entity: str, f: dict[str, Any], now: int) -> Res
 
 
 def list_keys(p: Platform, owner: str, body: object, now: int) -> Result:
-    service = _own_service(p, owner, fields(body).get("service_id"))
+    service = _own_service(p, owner, json_object(body).get("service_id"))
     return list_entity_keys(p, f"svc:{service.id}")
 
 
@@ -161,7 +155,7 @@ def list_entity_keys(p: Platform, entity: str) -> Result:
 
 
 def update_key(p: Platform, owner: str, body: object, now: int) -> Result:
-    f = fields(body)
+    f = json_object(body)
     service = _own_service(p, owner, f.get("service_id"))
     return update_entity_key(p, f"svc:{service.id}", f)
 
@@ -181,7 +175,7 @@ def update_entity_key(p: Platform, entity: str, f: dict[str, Any]) -> Result:
 
 
 def remove_key(p: Platform, owner: str, body: object, now: int) -> Result:
-    f = fields(body)
+    f = json_object(body)
     service = _own_service(p, owner, f.get("service_id"))
     return remove_entity_key(p, f"svc:{service.id}", f)
 
@@ -197,7 +191,7 @@ def remove_entity_key(p: Platform, entity: str, f: dict[str, Any]) -> Result:
 
 
 def set_policy(p: Platform, owner: str, body: object, now: int) -> Result:
-    f = fields(body)
+    f = json_object(body)
     service = _own_service(p, owner, f.get("service_id"))
     raw = f.get("policy")
     p.update_service(service.id, policy=parse_service_policy(raw), policy_json=raw)
@@ -207,7 +201,7 @@ def set_policy(p: Platform, owner: str, body: object, now: int) -> Result:
 def get_policy(p: Platform, owner: str, body: object, now: int) -> Result:
     """Typed policies read back as stored; legacy ones in the section-1 shape with
     "type": "LEGACY" (policies.md 2, emulator proposal)."""
-    service = _own_service(p, owner, fields(body).get("service_id"))
+    service = _own_service(p, owner, json_object(body).get("service_id"))
     raw = service.policy_json
     if isinstance(raw, dict) and raw.get("type") in ("METHOD_AMOUNT", "FACTORS"):
         return 200, raw
@@ -215,7 +209,7 @@ def get_policy(p: Platform, owner: str, body: object, now: int) -> Result:
 
 
 def remove_policy(p: Platform, owner: str, body: object, now: int) -> Result:
-    service = _own_service(p, owner, fields(body).get("service_id"))
+    service = _own_service(p, owner, json_object(body).get("service_id"))
     p.update_service(service.id, policy=NO_POLICY, policy_json=None)
     return 204, None
 

@@ -17,13 +17,12 @@ from lk_core.platform._manage import (
     Handler,
     Result,
     add_entity_key,
-    fields,
     list_entity_keys,
     remove_entity_key,
     update_entity_key,
 )
 from lk_core.platform._model import Directory
-from lk_core.platform._state import Platform
+from lk_core.platform._state import Platform, json_object
 
 
 def _org_id(owner: str) -> str:
@@ -58,7 +57,7 @@ def directory_json(p: Platform, directory: Directory) -> dict[str, Any]:
 
 
 def create_directory(p: Platform, owner: str, body: object, now: int) -> Result:
-    name = fields(body).get("name")
+    name = json_object(body).get("name")
     if not isinstance(name, str) or not name.strip():
         raise PlatformError.field("name", "This field is required")
     directory = p.add_directory(_org_id(owner), name)
@@ -77,7 +76,7 @@ def list_directories(p: Platform, owner: str, body: object, now: int) -> Result:
 
 
 def get_directories(p: Platform, owner: str, body: object, now: int) -> Result:
-    ids = fields(body).get("directory_ids")
+    ids = json_object(body).get("directory_ids")
     if not isinstance(ids, list):
         raise PlatformError.field("directory_ids", "must be a list")
     org = _org_id(owner)
@@ -101,7 +100,7 @@ def _fingerprint(p12_base64: str) -> str:
 
 
 def update_directory(p: Platform, owner: str, body: object, now: int) -> Result:
-    f = fields(body)
+    f = json_object(body)
     directory = _own_directory(p, owner, f.get("directory_id"))
     changes: dict[str, Any] = {}
     for flag in ("active", "denial_context_inquiry_enabled"):
@@ -124,42 +123,42 @@ def update_directory(p: Platform, owner: str, body: object, now: int) -> Result:
 
 
 def add_key(p: Platform, owner: str, body: object, now: int) -> Result:
-    f = fields(body)
+    f = json_object(body)
     directory = _own_directory(p, owner, f.get("directory_id"))
     return add_entity_key(p, f"dir:{directory.id}", f, now)
 
 
 def list_keys(p: Platform, owner: str, body: object, now: int) -> Result:
-    directory = _own_directory(p, owner, fields(body).get("directory_id"))
+    directory = _own_directory(p, owner, json_object(body).get("directory_id"))
     return list_entity_keys(p, f"dir:{directory.id}")
 
 
 def update_key(p: Platform, owner: str, body: object, now: int) -> Result:
-    f = fields(body)
+    f = json_object(body)
     directory = _own_directory(p, owner, f.get("directory_id"))
     return update_entity_key(p, f"dir:{directory.id}", f)
 
 
 def remove_key(p: Platform, owner: str, body: object, now: int) -> Result:
-    f = fields(body)
+    f = json_object(body)
     directory = _own_directory(p, owner, f.get("directory_id"))
     return remove_entity_key(p, f"dir:{directory.id}", f)
 
 
 def add_sdk_key(p: Platform, owner: str, body: object, now: int) -> Result:
-    directory = _own_directory(p, owner, fields(body).get("directory_id"))
+    directory = _own_directory(p, owner, json_object(body).get("directory_id"))
     key = p.entropy.new_id()
     p.update_directory(directory.id, sdk_keys=(*directory.sdk_keys, key))
     return 201, {"sdk_key": key}
 
 
 def list_sdk_keys(p: Platform, owner: str, body: object, now: int) -> Result:
-    directory = _own_directory(p, owner, fields(body).get("directory_id"))
+    directory = _own_directory(p, owner, json_object(body).get("directory_id"))
     return 200, list(directory.sdk_keys)
 
 
 def remove_sdk_key(p: Platform, owner: str, body: object, now: int) -> Result:
-    f = fields(body)
+    f = json_object(body)
     directory = _own_directory(p, owner, f.get("directory_id"))
     key = f.get("sdk_key")
     if key not in directory.sdk_keys:

@@ -37,7 +37,7 @@ from lk_core.platform._model import (
     SessionEndEvent,
     iso,
 )
-from lk_core.platform._state import Platform
+from lk_core.platform._state import Platform, json_object
 
 _AUTH_PATH = re.compile(r"^/service/v3/auths/([^/]+)$")
 _KEY_PATH = re.compile(r"^/public/v3/public-key/([0-9a-f:]+)$")
@@ -256,25 +256,20 @@ class PlatformServer:
 
     # ----- directory endpoints (directory-api.md) -------------------------------------
 
-    def _fields(self, body: Any) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise PlatformError(400, "ARG-001", "request body must be a JSON object")
-        return body
-
     def _link(self, v: VerifiedRequest, body: Any, now: int) -> tuple[int, Any]:
-        f = self._fields(body)
+        f = json_object(body)
         link = self.platform.link_device(
             v.subject.id, f.get("identifier"), now, f.get("ttl")
         )
         return 201, link
 
     def _list_devices(self, v: VerifiedRequest, body: Any, now: int) -> tuple[int, Any]:
-        f = self._fields(body)
+        f = json_object(body)
         devices = self.platform.list_devices(v.subject.id, f.get("identifier"))
         return 200, [d.to_json() for d in devices]
 
     def _unlink(self, v: VerifiedRequest, body: Any, now: int) -> tuple[int, Any]:
-        f = self._fields(body)
+        f = json_object(body)
         self.platform.unlink_device(
             v.subject.id, f.get("identifier"), f.get("device_id")
         )
@@ -284,14 +279,14 @@ class PlatformServer:
         self, v: VerifiedRequest, body: Any, now: int
     ) -> tuple[int, Any]:
         user = self.platform.directory_user(
-            v.subject.id, self._fields(body).get("identifier")
+            v.subject.id, json_object(body).get("identifier")
         )
         sessions = self.platform.user_sessions(user.id)
         return 200, [self.platform.session_json(s) for s in sessions]
 
     def _end_sessions(self, v: VerifiedRequest, body: Any, now: int) -> tuple[int, Any]:
         user = self.platform.directory_user(
-            v.subject.id, self._fields(body).get("identifier")
+            v.subject.id, json_object(body).get("identifier")
         )
         self.platform.end_user_sessions(user.id, now)
         return 204, None
@@ -300,13 +295,13 @@ class PlatformServer:
         self, v: VerifiedRequest, body: Any, now: int
     ) -> tuple[int, Any]:
         user = self.platform.directory_user(
-            v.subject.id, self._fields(body).get("identifier")
+            v.subject.id, json_object(body).get("identifier")
         )
         return 200, self.platform.generate_totp(user.id).to_json()
 
     def _totp_remove(self, v: VerifiedRequest, body: Any, now: int) -> tuple[int, Any]:
         user = self.platform.directory_user(
-            v.subject.id, self._fields(body).get("identifier")
+            v.subject.id, json_object(body).get("identifier")
         )
         self.platform.remove_totp(user.id)
         return 204, None

@@ -457,7 +457,7 @@ class Platform:
         """POST /service/v3/auths (service-api.md 1). Returns the response object."""
         self.expire(now)
         service = self.service(service_id)
-        fields = _object(body)
+        fields = json_object(body)
         user = self.resolve_user(service_id, fields.get("username"))
         directory = (
             self.directories[service.directory_id]
@@ -757,7 +757,7 @@ class Platform:
     def start_session(
         self, service_id: str, body: object, now: int, *, issuer: str
     ) -> None:
-        fields = _object(body)
+        fields = json_object(body)
         user = self.resolve_user(service_id, fields.get("username"))
         auth_id = fields.get("auth_request")
         if auth_id is not None and not isinstance(auth_id, str):
@@ -772,7 +772,7 @@ class Platform:
 
     def end_session(self, service_id: str, body: object) -> None:
         """Service-side end: no webhook, the service already knows."""
-        fields = _object(body)
+        fields = json_object(body)
         user = self.resolve_user(service_id, fields.get("username"))
         self.sessions.pop((service_id, user.id), None)
 
@@ -835,7 +835,7 @@ class Platform:
         self.totp.pop(user_id, None)
 
     def verify_totp(self, service_id: str, body: object, now: int) -> bool:
-        fields = _object(body)
+        fields = json_object(body)
         otp = _required_str(fields.get("otp"), "otp")
         user = self.resolve_user(service_id, fields.get("identifier"))
         config = self.totp.get(user.id)
@@ -858,7 +858,8 @@ class Platform:
 # ----- request-field helpers ----------------------------------------------------------
 
 
-def _object(body: object) -> dict[str, Any]:
+def json_object(body: object) -> dict[str, Any]:
+    """The request body as a JSON object; ARG-001 otherwise."""
     if not isinstance(body, dict):
         raise PlatformError(400, "ARG-001", "request body must be a JSON object")
     return body
