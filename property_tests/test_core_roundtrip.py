@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from lk_core import (
     Headers,
+    HttpResponse,
     JWTValidationFailure,
     KeyRing,
     UnexpectedWebhookRequest,
@@ -28,6 +29,7 @@ from lk_core import (
     sign_response,
     sign_webhook,
 )
+from lk_core._jose import jws_sign
 from lk_core._json import loads
 from tests.core.support import (
     SVC,
@@ -246,3 +248,55 @@ def test_platform_skew_outside_fails(skew: int) -> None:
     """The platform refuses a request more than 5 s outside its validity window."""
     with pytest.raises(JWTValidationFailure):
         _platform_at(T0 + skew)
+
+
+# Claims near every boundary of the platform-token checks: the right or a wrong
+# identity, and times within a few seconds of each limit (nbf/iat at now + 30, exp at
+# now - 30 and now + 600, exp against nbf).
+NEAR = st.integers(-3, 3)
+BOUNDARY_CLAIMS = st.fixed_dictionaries(
+    {
+        "iss": st.sampled_from(["lka", "lkb", ""]),
+        "aud": st.sampled_from([str(SVC), "lka"]),
+        "sub": st.sampled_from([str(SVC), "svc:other"]),
+        "nbf": NEAR.map(lambda d: T0 + 30 + d) | NEAR.map(lambda d: T0 + d),
+        "iat": NEAR.map(lambda d: T0 + 30 + d) | NEAR.map(lambda d: T0 + d),
+        "exp": NEAR.map(lambda d: T0 - 30 + d)
+        | NEAR.map(lambda d: T0 + 600 + d)
+        | NEAR.map(lambda d: T0 + 30 + d),
+        "jti": st.just(SENT.jti),
+        "response": st.just({"status": 204}),
+    }
+)
+
+
+def _careful(claims: dict[str, Any]) -> str | None:
+    """The first check a by-the-spec reading fails, or None (jose.md 5.2, 30 s)."""
+    for name, expected in (("iss", "lka"), ("aud", str(SVC)), ("sub", str(SVC))):
+        if claims[name] != expected:
+            return name
+    if claims["nbf"] > T0 + 30:
+        return "nbf"
+    if claims["iat"] > T0 + 30:
+        return "iat"
+    if claims["exp"] < T0 - 30 or claims["exp"] < claims["nbf"]:
+        return "exp"
+    if claims["exp"] > T0 + 600:  # tokens valid for more than ten minutes are refused
+        return "exp"
+    return None
+
+
+@SETTINGS
+@given(claims=BOUNDARY_CLAIMS)
+def test_claim_checks_match_the_spec(claims: dict[str, Any]) -> None:
+    """At every boundary, a response passes exactly when the spec's checks pass, and a
+    refusal names the first failing claim."""
+    token = jws_sign(json.dumps(claims).encode(), PLATFORM, "RS256")
+    response = HttpResponse(status=204, headers=Headers({"X-IOV-JWT": token}))
+    expected = _careful(claims)
+    if expected is None:
+        assert client_verify(response, SENT, client=CLIENT, platform=PLATFORM) is None
+        return
+    with pytest.raises(JWTValidationFailure) as info:
+        client_verify(response, SENT, client=CLIENT, platform=PLATFORM)
+    assert info.value.check == expected

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from lk_core import InvalidAlgorithm, InvalidJWTResponse, NoIssuerKey, PrivateKey
-from lk_core._jose import MAX_TOKEN_BYTES, jws_parse, jws_sign, jws_verify
+from lk_core._jose import MAX_TOKEN_BYTES, jws_kid, jws_parse, jws_sign, jws_verify
 
 from .support import b64d, b64e
 
@@ -131,6 +131,37 @@ class TestJwsParse:
     def test_non_string_kid_is_none(self) -> None:
         """A kid that is not a string is reported as absent."""
         assert jws_parse(_token({"alg": "RS256", "kid": 5})).kid is None
+
+
+class TestJwsKid:
+    def test_kid_from_header_only(self, client_key: PrivateKey) -> None:
+        """jws_kid reads the kid without needing valid claims."""
+        head = jws_sign(CLAIMS, client_key).split(".")[0]
+        assert jws_kid(f"{head}.!!.AA") == client_key.kid
+
+    @pytest.mark.parametrize("kid", [None, 5, ["k"]])
+    def test_absent_or_odd_kid(self, kid: object) -> None:
+        """A missing or non-string kid is reported as None."""
+        header = {"alg": "RS256"} if kid is None else {"alg": "RS256", "kid": kid}
+        assert jws_kid(_token(header)) is None
+
+    @pytest.mark.parametrize(
+        "token", ["a.b", "!!.e30.AA", _token({"alg": "none", "kid": "k"})]
+    )
+    def test_malformed(self, token: str) -> None:
+        """A token jws_parse would refuse by shape or header is refused here too."""
+        with pytest.raises(InvalidJWTResponse):
+            jws_kid(token)
+
+    def test_parsed_headers_are_independent(self, client_key: PrivateKey) -> None:
+        """Changing one parsed header never affects a later parse of the same token."""
+        token = jws_sign(CLAIMS, client_key)
+        first = jws_parse(token)
+        first.header["kid"] = "changed"
+        first.header["x"] = 1
+        again = jws_parse(token)
+        assert again.header == {"alg": "RS512", "kid": client_key.kid}
+        assert jws_kid(token) == client_key.kid
 
 
 class TestJwsVerify:

@@ -187,6 +187,13 @@ class TestVerifyRequest:
         with pytest.raises(JWTValidationFailure, match="nbf"):
             verify_request("GET", "/x", get.http.headers, b"", now=T0 - 1, **args)
 
+    def test_long_lived_token_refused(
+        self, plat: _Platform, req: SignedRequest
+    ) -> None:
+        """A client token valid for more than ten minutes is refused."""
+        with pytest.raises(JWTValidationFailure, match="exp"):
+            plat.verify(req, headers=plat.with_claims(req, exp=T0 + 601))
+
     @pytest.mark.parametrize("jti", [None, "", 5, "x" * 129])
     def test_jti_shape(self, plat: _Platform, req: SignedRequest, jti: object) -> None:
         """jti must be a string of 1 to 128 characters."""

@@ -240,6 +240,12 @@ class TestTimes:
         _fails(answer, response, "exp", now=T0 + 36)
         _fails(answer, response, "nbf", now=T0 - 31)
 
+    def test_lifetime_capped_at_ten_minutes(self, answer: _Answer) -> None:
+        """A token valid more than 600 s ahead is refused (it could be replayed)."""
+        assert answer.verify(answer.build(claims={"exp": T0 + 600})) == BODY
+        err = _fails(answer, answer.build(claims={"exp": T0 + 601}), "exp")
+        assert err.expected == f"<= {T0 + 600}"
+
     def test_exp_before_nbf(self, answer: _Answer) -> None:
         """A token whose exp precedes its nbf is refused."""
         _fails(answer, answer.build(claims={"exp": T0 - 1}), "exp")

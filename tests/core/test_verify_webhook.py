@@ -238,6 +238,11 @@ class TestVerifyWebhook:
         _refused(hook, headers, SESSION_END, "exp", now=T0 + 36)
         _refused(hook, headers, SESSION_END, "nbf", now=T0 - 31)
 
+    def test_lifetime_capped(self, hook: _Hook) -> None:
+        """A webhook token valid more than ten minutes ahead is refused."""
+        assert hook.verify(hook.forged(SESSION_END, exp=T0 + 600), SESSION_END).claims
+        _refused(hook, hook.forged(SESSION_END, exp=T0 + 601), SESSION_END, "exp")
+
     def test_unknown_platform_key(self, hook: _Hook, platform_key2: PrivateKey) -> None:
         """A JWT from a platform key we do not know is refused."""
         headers = hook.forged(SESSION_END, sign_with=platform_key2)
