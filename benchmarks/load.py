@@ -65,10 +65,19 @@ POLL_INTERVAL = 0.05
 ANSWER_TIMEOUT = 30.0
 
 
-def run_emulator(conn: Any, callback_url: str, rate_limit: bool) -> None:
+def run_emulator(
+    conn: Any, callback_url: str, rate_limit: bool, backlog: int | None
+) -> None:
     """Child process: serve an emulator until the parent says stop."""
     from lk_core.platform import DEFAULT_RATE_LIMIT
     from lk_io.emulator import Emulator
+
+    if backlog is not None:
+        # Diagnosis only: the emulator's HTTP server listens with socketserver's
+        # default queue of 5 connections.
+        import socketserver
+
+        socketserver.TCPServer.request_queue_size = backlog
 
     limit = DEFAULT_RATE_LIMIT if rate_limit else None
     with Emulator(rate_limit=limit, callback_url=callback_url) as emulator:
@@ -384,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rate-limit", action="store_true")
+    parser.add_argument("--backlog", type=int, default=None)
     args = parser.parse_args(argv)
     if not 1 <= args.users <= 2000 or not 0 < args.seconds <= 3600:
         parser.error("users must be 1..2000 and seconds 0..3600")
@@ -395,7 +405,9 @@ def main(argv: list[str] | None = None) -> int:
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     proc = ctx.Process(
-        target=run_emulator, args=(child, receiver.url, args.rate_limit), daemon=True
+        target=run_emulator,
+        args=(child, receiver.url, args.rate_limit, args.backlog),
+        daemon=True,
     )
     proc.start()
     try:
