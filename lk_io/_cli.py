@@ -88,8 +88,10 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--after", type=int, default=0, metavar="SECONDS")
         else:
             p.add_argument("--auth", dest="auth_request", help="request id")
-        p.add_argument("--reason", help="denial reason id, or failure reason")
-        p.add_argument("--fraud", action="store_true", help="deny as fraud")
+        if p is not approve:
+            p.add_argument("--reason", help="denial reason id, or failure reason")
+        if p in (deny, auto):
+            p.add_argument("--fraud", action="store_true", help="deny as fraud")
         _profile_args(p)
     logout = actions.add_parser("logout", help="end sessions from the device")
     logout.add_argument("device_id")
