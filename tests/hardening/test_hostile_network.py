@@ -1,4 +1,4 @@
-"""The sync client against misbehaving servers on 127.0.0.1, over real sockets.
+"""The clients against misbehaving servers on 127.0.0.1, over real sockets.
 
 Each server answers the public endpoints (ping, public key) correctly, so the client
 gets as far as its signed call, then misbehaves there: refuses, resets, answers 5xx,
@@ -12,6 +12,7 @@ configured budget), so a slow CI machine cannot make them fail spuriously.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gc
 import os
@@ -33,7 +34,7 @@ from lk_core import (
     UnexpectedAPIResponse,
     UnexpectedWebhookRequest,
 )
-from lk_io import ServiceClient
+from lk_io import AsyncServiceClient, ServiceClient
 
 from . import peer
 
@@ -235,20 +236,46 @@ def make_client(url: str) -> ServiceClient:
     )
 
 
-def run_call(url: str, call: str) -> tuple[BaseException | None, float]:
+def run_call(
+    url: str, call: str, flavour: str = "sync"
+) -> tuple[BaseException | None, float]:
     """Make one call against ``url``; the error it raised and the seconds it took."""
-    client = make_client(url)
     start = time.monotonic()
     try:
+        if flavour == "async":
+            asyncio.run(_async_call(url, call))
+        else:
+            _sync_call(url, call)
+    except LaunchKeyError as exc:
+        return exc, time.monotonic() - start
+    return None, time.monotonic() - start
+
+
+def _sync_call(url: str, call: str) -> None:
+    with make_client(url) as client:
         if call == "create":
             client.authorization_request("user@example.com")
         else:
             client.get_advanced_authorization_response(REQUEST_ID)
-    except LaunchKeyError as exc:
-        return exc, time.monotonic() - start
-    finally:
-        client.close()
-    return None, time.monotonic() - start
+
+
+async def _async_call(url: str, call: str) -> None:
+    async with AsyncServiceClient(
+        peer.SERVICE.id,
+        peer.service(),
+        url=url,
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries=RETRIES,
+        backoff=BACKOFF,
+    ) as client:
+        if call == "create":
+            await client.authorization_request("user@example.com")
+        else:
+            await client.get_advanced_authorization_response(REQUEST_ID)
+
+
+FLAVOURS = pytest.mark.parametrize("flavour", ["sync", "async"])
 
 
 HOSTILE_MODES = [
@@ -263,13 +290,14 @@ HOSTILE_MODES = [
 ]
 
 
+@FLAVOURS
 @pytest.mark.parametrize(("mode", "expected"), HOSTILE_MODES)
-def test_create_is_never_sent_twice(mode: str, expected: Any) -> None:
+def test_create_is_never_sent_twice(mode: str, expected: Any, flavour: str) -> None:
     """POST /service/v3/auths: a typed error, in time, sent exactly once."""
     with nothing_left_behind():
         server = HostileServer(mode).start()
         try:
-            error, elapsed = run_call(server.url, "create")
+            error, elapsed = run_call(server.url, "create", flavour)
         finally:
             server.stop()
     assert isinstance(error, expected), repr(error)
@@ -286,14 +314,15 @@ def test_create_is_never_sent_twice(mode: str, expected: Any) -> None:
         ("503", ServerError, False),
     ],
 )
+@FLAVOURS
 def test_polling_is_retried_only_on_network_failure(
-    mode: str, expected: Any, repeated: bool
+    mode: str, expected: Any, repeated: bool, flavour: str
 ) -> None:
     """The safe GET of a response reruns after a network failure, not after a 5xx."""
     with nothing_left_behind():
         server = HostileServer(mode).start()
         try:
-            error, elapsed = run_call(server.url, "get")
+            error, elapsed = run_call(server.url, "get", flavour)
         finally:
             server.stop()
     assert isinstance(error, expected), repr(error)
