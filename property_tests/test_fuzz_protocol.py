@@ -18,18 +18,36 @@ from lk_core import (
     Headers,
     HttpResponse,
     KeyRing,
+    LaunchKeyError,
     PlatformView,
     Received,
     Send,
+    VerifiedRequest,
     jwe_decrypt,
+    parse_entity,
+    sign_response,
     verify_request,
     verify_response,
 )
 from lk_core._jose import jws_parse
-from lk_core.service import webhook_plan
+from lk_core.service import (
+    cancel_auth_plan,
+    create_auth_plan,
+    get_auth_response_plan,
+    verify_totp_plan,
+    webhook_plan,
+)
 from lk_io._client import ServiceCalls
 from tests.hardening import peer
-from tests.hardening.fuzz import FUZZ, JSON, OBJECTS, RAW, mutated, only_documented
+from tests.hardening.fuzz import (
+    FUZZ,
+    FUZZ_SLOW,
+    JSON,
+    OBJECTS,
+    RAW,
+    mutated,
+    only_documented,
+)
 from tests.hardening.peer import NOW, SERVICE
 
 TEXT_TOKENS = st.text(max_size=300) | RAW.map(lambda b: b.decode("latin-1"))
@@ -146,12 +164,42 @@ def test_verify_webhook_mutations(data: st.DataObject, encrypted: bool) -> None:
 
 
 class _Peer:
-    """Answers the plan's key fetches: the platform key by id, else 404."""
+    """A platform for plans: public keys by id (else 404); signed calls answered
+    with ``status`` and ``payload``, genuinely signed and encrypted."""
+
+    def __init__(self, status: int = 200, payload: bytes | None = None) -> None:
+        self.status = status
+        self.payload = payload
 
     def send(self, step: Send) -> HttpResponse:
-        kid = step.request.path.rpartition("/")[2]
+        request = step.request
+        if request.path == "/public/v3/ping":
+            body = b'{"api_time":"2027-01-15T08:00:00Z"}'
+            return HttpResponse(status=200, headers=Headers([]), body=body)
+        if request.path.startswith("/public/"):
+            return self._key(request.path.rpartition("/")[2])
+        token = dict(request.headers)["Authorization"][8:]
+        claims = jws_parse(token).claims
+        answering = VerifiedRequest(
+            issuer=parse_entity(claims["iss"]),
+            subject=parse_entity(claims["sub"]),
+            jti=claims["jti"],
+            kid="",
+            exp=0,
+            payload=None,
+        )
+        return sign_response(
+            self.status,
+            self.payload,
+            request=answering,
+            platform_key=peer.platform(),
+            encrypt_to=peer.service().public,
+            now=NOW,
+        )
+
+    def _key(self, kid: str) -> HttpResponse:
         keys = {k.kid: k for k in (peer.platform(), peer.key("platform-old"))}
-        key = keys.get(kid)
+        key = keys.get(kid) if kid != "public-key" else peer.platform()
         if key is None:
             return HttpResponse(status=404, headers=Headers([]))
         return HttpResponse(
@@ -161,9 +209,9 @@ class _Peer:
         )
 
 
-def _drive(plan: Generator[Any, Any, Any]) -> Any:
+def _drive(plan: Generator[Any, Any, Any], server: _Peer | None = None) -> Any:
     reply: Any = None
-    server = _Peer()
+    server = server or _Peer()
     while True:
         try:
             step = plan.send(reply)
@@ -172,8 +220,11 @@ def _drive(plan: Generator[Any, Any, Any]) -> Any:
         reply = Received(server.send(step), NOW) if isinstance(step, Send) else None
 
 
+def _creds() -> Any:
+    return ServiceCalls(SERVICE.id, peer.service())._creds
+
+
 def _handle(body: object, headers: object, method: object, path: object) -> Any:
-    calls = ServiceCalls(SERVICE.id, peer.service())
     view = PlatformView(
         keys={peer.platform().kid: peer.platform().public},
         current_kid=peer.platform().kid,
@@ -181,8 +232,8 @@ def _handle(body: object, headers: object, method: object, path: object) -> Any:
         offset=0.0,
         offset_at=NOW,
     )
-    creds = calls._creds
-    return _drive(webhook_plan(view, creds, body, headers, method, path, now=NOW))  # type: ignore[arg-type]
+    plan = webhook_plan(view, _creds(), body, headers, method, path, now=NOW)  # type: ignore[arg-type]
+    return _drive(plan)
 
 
 @FUZZ
@@ -254,3 +305,52 @@ def test_platform_verify_request_mutations(data: st.DataObject) -> None:
         now=NOW,
     )
     assert out is None or out.payload == b'{"username":"u"}'
+
+
+API_STATUSES = st.sampled_from([200, 201, 204, 400, 403, 404, 408, 409, 429, 499])
+
+
+@FUZZ_SLOW
+@given(
+    status=API_STATUSES,
+    payload=st.none() | JSON.map(peer.dumps) | OBJECTS.map(peer.dumps) | RAW,
+    call=st.sampled_from(["create", "get", "totp", "cancel"]),
+)
+def test_service_calls_with_signed_arbitrary_answers(
+    status: int, payload: bytes | None, call: str
+) -> None:
+    """Genuinely signed answers of any status carrying any body: a value or a
+    documented error (coded API errors included), for each kind of call."""
+    make = {
+        "create": lambda: create_auth_plan(
+            PlatformView(), _creds(), "user", now=NOW, new_jti=lambda: "j"
+        ),
+        "get": lambda: get_auth_response_plan(
+            PlatformView(), _creds(), peer.REQUEST_ID, now=NOW, new_jti=lambda: "j"
+        ),
+        "totp": lambda: verify_totp_plan(
+            PlatformView(), _creds(), "user", "123456", now=NOW, new_jti=lambda: "j"
+        ),
+        "cancel": lambda: cancel_auth_plan(
+            PlatformView(), _creds(), peer.REQUEST_ID, now=NOW, new_jti=lambda: "j"
+        ),
+    }[call]
+    only_documented(_drive, make(), _Peer(status, payload))
+
+
+@FUZZ_SLOW
+@given(
+    data=OBJECTS,
+    code=st.sampled_from(["SVC-005", "ARG-001", "SVC-007", "XYZ-999"])
+    | st.text(max_size=8),
+    detail=JSON,
+)
+def test_coded_error_bodies(data: dict[str, Any], code: str, detail: object) -> None:
+    """A 400 error body with any code, detail and error_data maps to an exception
+    (AuthorizationInProgress reads its error_data without trusting it)."""
+    body = peer.dumps({"error_code": code, "error_detail": detail, "error_data": data})
+    plan = create_auth_plan(
+        PlatformView(), _creds(), "user", now=NOW, new_jti=lambda: "j"
+    )
+    with pytest.raises(LaunchKeyError):
+        _drive(plan, _Peer(400, body))

@@ -27,6 +27,8 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+# For laws whose every example runs several RSA private-key operations (whole calls).
+FUZZ_SLOW = settings(FUZZ, max_examples=max(1, FUZZ.max_examples // 2))
 
 # Raw bytes up to 2 KiB: random noise reaches the size, alphabet and structure checks.
 RAW = st.binary(max_size=2048)
