@@ -100,6 +100,7 @@ _B64_ALPHABET: Final = frozenset(
 
 
 _TO_URL: Final = bytes.maketrans(b"+/", b"-_")
+_b2a: Final = binascii.b2a_base64
 _FROM_URL: Final = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING: Final = {0: b"", 2: b"==", 3: b"="}
 _ALPHABET_BYTES: Final = bytes(sorted(_B64_ALPHABET))
@@ -109,8 +110,9 @@ _CANONICAL_LAST: Final = {2: frozenset(b"AQgw"), 3: frozenset(b"AEIMQUYcgkosw048
 
 
 def _b64(data: bytes) -> bytes:
-    # binascii directly: the base64 module's wrappers cost more than the encoding.
-    return binascii.b2a_base64(data, newline=False).translate(_TO_URL).rstrip(b"=")
+    # binascii directly: the base64 module's wrappers cost more than the encoding. One
+    # translate maps to the URL alphabet and drops the padding.
+    return _b2a(data, newline=False).translate(_TO_URL, b"=")
 
 
 def b64url_encode(data: bytes) -> str:
@@ -170,9 +172,10 @@ def jws_sign(claims: bytes, key: PrivateKey | None, alg: str = "RS512") -> str:
     hash_cls = _HASHES.get(alg)
     if hash_cls is None:
         raise InvalidAlgorithm(f"JWS alg {alg!r}; expected one of {sorted(JWS_ALGS)}")
-    signing_input = _jws_header(alg, key.kid) + b"." + _b64(claims)
+    signing_input = b"%s.%s" % (_jws_header(alg, key.kid), _b64(claims))
     signature = key.key.sign(signing_input, _PKCS1, _HASH_OF[alg])
-    return (signing_input + b"." + _b64(signature)).decode("ascii")
+    token = b"%s.%s" % (signing_input, _b64(signature))
+    return token.decode("ascii")
 
 
 class UnverifiedJWS:
@@ -340,8 +343,19 @@ def jwe_seal(
     encryptor = Cipher(algorithms.AES(cek[32:]), modes.CBC(iv)).encryptor()
     ciphertext = encryptor.update(plaintext + _PADS[pad]) + encryptor.finalize()
     wrapped = key.key.encrypt(cek, oaep)
-    tag = _tag(cek[:32], aad, iv, ciphertext)
-    return b".".join((aad, _b64(wrapped), _b64(iv), _b64(ciphertext), _b64(tag)))
+    al = (len(aad) * 8).to_bytes(8, "big")
+    tag = hmac.digest(cek[:32], aad + iv + ciphertext + al, "sha512")[:32]
+    # The header is already base64url; one translate turns the other four parts into
+    # it and drops their padding.
+    b64 = b".".join(
+        (
+            _b2a(wrapped, newline=False),
+            _b2a(iv, newline=False),
+            _b2a(ciphertext, newline=False),
+            _b2a(tag, newline=False),
+        )
+    ).translate(_TO_URL, b"=")
+    return b"%s.%s" % (aad, b64)
 
 
 def _jwe_parts(token: str | bytes) -> list[bytes]:

@@ -39,7 +39,7 @@ from ._jose import (
     JOSEDecryptError,
     UnverifiedJWS,
     jwe_decrypt,
-    jwe_encrypt,
+    jwe_seal,
     jws_kid,
     jws_parse,
     jws_sign,
@@ -134,7 +134,8 @@ def parse_entity(text: object) -> Entity:
 
 
 def _digest(func: str, body: bytes) -> str:
-    return str(_FUNCS[func](body).hexdigest())
+    hexdigest: str = _FUNCS[func](body).hexdigest()
+    return hexdigest
 
 
 # --- claim checks shared by every verifier -------------------------------------------
@@ -297,7 +298,7 @@ def sign_request(
     if payload is not None:
         if platform_key is None:
             raise InvalidAlgorithm("a body needs the platform public key to encrypt to")
-        body = jwe_encrypt(payload, platform_key).encode("ascii")
+        body = jwe_seal(payload, platform_key)
         request["hash"] = _digest(func, body)
         request["func"] = func
         headers.append(("Content-Type", "application/jwe"))
@@ -584,7 +585,7 @@ def sign_response(
     if payload is not None:
         if encrypt_to is None:
             raise InvalidAlgorithm("a response body needs a key to encrypt to")
-        body = jwe_encrypt(payload, encrypt_to).encode("ascii")
+        body = jwe_seal(payload, encrypt_to)
         bound["hash"] = _digest("S256", body)
         bound["func"] = "S256"
         headers.append(("Content-Type", "application/jose"))
@@ -627,7 +628,7 @@ def sign_webhook(
     The JWT goes in both X-IOV-JWT (what SDKs read) and Authorization (what docs show).
     """
     if encrypt_to is not None:
-        body = jwe_encrypt(payload, encrypt_to).encode("ascii")
+        body = jwe_seal(payload, encrypt_to)
         content_type = "application/jose"
     else:
         body = payload
