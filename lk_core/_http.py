@@ -37,7 +37,8 @@ class Headers:
             items = list(headers)
         elif headers is not None:
             pairs: Iterable[Any]
-            if isinstance(headers, Mapping):
+            # dict first: the Mapping test is an ABC check, far slower than this one.
+            if isinstance(headers, dict | Mapping):
                 pairs = headers.items()
             elif hasattr(headers, "items") and callable(headers.items):
                 # Framework header objects (werkzeug, starlette) quack like mappings.
@@ -46,8 +47,11 @@ class Headers:
                 pairs = headers
             for pair in pairs:
                 name, value = pair
-                name = _text(name)
-                if isinstance(value, list | tuple):
+                if type(name) is not str:
+                    name = _text(name)
+                if type(value) is str:
+                    items.append((name, value))
+                elif isinstance(value, list | tuple):
                     items.extend((name, _text(v)) for v in value)
                 else:
                     items.append((name, _text(value)))
