@@ -494,6 +494,10 @@ class VerifiedRequest(msgspec.Struct, frozen=True, kw_only=True):
     kid: str
     exp: int
     payload: bytes | None
+    # The iss and sub claims exactly as sent. Answers echo these: SDKs compare the
+    # text, and the vendor SDK keeps an upper-case id as its user typed it.
+    iss_claim: str = ""
+    sub_claim: str = ""
 
     def __repr__(self) -> str:
         return (
@@ -559,6 +563,8 @@ def verify_request(
         kid=jws.kid,
         exp=_int_claim(claims, "exp"),
         payload=payload,
+        iss_claim=claims["iss"],
+        sub_claim=claims["sub"],
     )
 
 
@@ -597,8 +603,8 @@ def sign_response(
             bound["cache"] = value
     claims = {
         "iss": PLATFORM,
-        "aud": str(request.issuer) if request else "public",
-        "sub": str(request.subject) if request else "public",
+        "aud": (request.iss_claim or str(request.issuer)) if request else "public",
+        "sub": (request.sub_claim or str(request.subject)) if request else "public",
         "iat": now,
         "nbf": now,
         "exp": now + REQUEST_LIFETIME,
