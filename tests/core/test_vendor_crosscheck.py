@@ -328,6 +328,36 @@ class TestOurResponseInVendor:
         )
 
 
+class TestUpperCaseIds:
+    def test_vendor_client_with_upper_case_id(
+        self, client_key: PrivateKey, platform_key: PrivateKey
+    ) -> None:
+        """A vendor client configured with an upper-case id accepts our answers."""
+        service_id = SVC.id.upper()
+        vendor = JOSETransport()
+        vendor.set_issuer("svc", service_id, private_key_pem(client_key))
+        now = _now()
+        vendor._server_time_difference = (0, now)
+        vendor._current_kid = (platform_key.kid, now)
+        vendor._public_key_cache = {platform_key.kid: _vendor_public(platform_key)}
+        auth = vendor._build_jwt_signature("GET", "/x", "j-up", f"svc:{service_id}")
+        got = verify_request(
+            "GET",
+            "/x",
+            {"Authorization": auth},
+            b"",
+            key_lookup=lambda entity, kid: client_key.public,
+            platform_keys=KeyRing(platform_key),
+            now=now,
+        )
+        assert got.issuer == SVC
+        response = sign_response(
+            204, None, request=got, platform_key=platform_key, encrypt_to=None, now=now
+        )
+        headers = CaseInsensitiveDict(dict(response.headers))
+        vendor.verify_jwt_response(headers, "j-up", "", f"svc:{service_id}", 204)
+
+
 class _InMemoryHttp:
     """The vendor's HTTP-client interface, answered by a platform made of our core."""
 

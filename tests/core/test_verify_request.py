@@ -306,6 +306,20 @@ class TestSignResponse:
         )
         assert body == b'{"id": "x"}'
 
+    def test_answer_echoes_claims_as_sent(
+        self, plat: _Platform, req: SignedRequest, platform_key: PrivateKey
+    ) -> None:
+        """aud and sub echo the request's iss and sub text, even in upper case."""
+        upper = str(SVC).upper().replace("SVC:", "svc:")
+        got = plat.verify(req, headers=plat.with_claims(req, iss=upper, sub=upper))
+        assert got.issuer == SVC
+        assert (got.iss_claim, got.sub_claim) == (upper, upper)
+        resp = sign_response(
+            204, None, request=got, platform_key=platform_key, encrypt_to=None, now=T0
+        )
+        _, claims = segments(resp.headers.get("X-IOV-JWT") or "")
+        assert (claims["aud"], claims["sub"]) == (upper, upper)
+
     def test_unauthenticated_answer(self, platform_key: PrivateKey) -> None:
         """Without a verified request, aud and sub are 'public' and jti is passed in."""
         resp = sign_response(
