@@ -37,6 +37,7 @@ from tests.core.support import (
     T0,
     client_verify,
     fixture_key,
+    platform_verify,
     property_settings,
     webhook_verify,
 )
@@ -363,3 +364,45 @@ def test_headers_non_pairs(value: Any) -> None:
     """Input that is not name/value pairs raises TypeError or ValueError."""
     with contextlib.suppress(TypeError, ValueError):
         Headers(value)
+
+
+# Claims a client might sign: the expected ones, each possibly replaced by any JSON
+# value, with a request object of any shape.
+REQUEST_CLAIMS = st.fixed_dictionaries(
+    {},
+    optional={
+        "iss": st.just(str(SVC)) | st.just("svc:x") | JSON_VALUES,
+        "sub": st.just(str(SVC)) | JSON_VALUES,
+        "aud": st.just("lka") | JSON_VALUES,
+        "iat": st.just(T0) | JSON_VALUES,
+        "nbf": st.just(T0) | JSON_VALUES,
+        "exp": st.just(T0 + 5) | JSON_VALUES,
+        "jti": st.just("j") | JSON_VALUES,
+        "request": st.dictionaries(BOUND_NAMES, JSON_VALUES, max_size=5) | JSON_VALUES,
+    },
+)
+
+
+def _platform(auth: str, body: bytes) -> Any:
+    return platform_verify(
+        "POST", "/x", [("Authorization", auth)], body, client=CLIENT, platform=PLATFORM
+    )
+
+
+@SETTINGS
+@given(auth=TEXTS, body=INPUTS)
+def test_verify_request_junk(auth: str, body: bytes) -> None:
+    """verify_request on junk Authorization headers and bodies raises ProtocolErrors."""
+    with contextlib.suppress(ProtocolError):
+        _platform(auth, body)
+    with contextlib.suppress(ProtocolError):
+        _platform("IOV-JWT " + auth, body)
+
+
+@SIGNING_SETTINGS
+@given(claims=REQUEST_CLAIMS, body=st.sampled_from([b"", b"a.b.c.d.e"]) | RAW)
+def test_verify_request_signed_junk(claims: dict[str, Any], body: bytes) -> None:
+    """Client-signed tokens with arbitrary claims raise only ProtocolErrors."""
+    token = jws_sign(json.dumps(claims).encode(), CLIENT, "RS256")
+    with contextlib.suppress(ProtocolError):
+        _platform("IOV-JWT " + token, body)
