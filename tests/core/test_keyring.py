@@ -7,14 +7,18 @@ import pickle
 import pytest
 
 from lk_core import (
+    Credentials,
     EntityKeyNotFound,
     KeyRing,
+    PlatformView,
     PrivateKey,
     jwe_decrypt,
     jwe_encrypt,
     private_key_pem,
 )
 from lk_core._jose import jws_parse, jws_sign
+
+from .support import SVC
 
 
 class TestKeyRing:
@@ -91,6 +95,19 @@ class TestKeyReprs:
             assert client_key.kid in text
             assert not any(line[:20] in text for line in pem_lines)
             assert str(client_key.key.private_numbers().d)[:20] not in text
+
+    def test_credentials_and_view_reprs(
+        self, client_key: PrivateKey, platform_key: PrivateKey
+    ) -> None:
+        """Credentials and platform views print kids, never key material."""
+        creds = Credentials(issuer=SVC, subject=SVC, keyring=KeyRing(client_key))
+        view = PlatformView().with_key(platform_key.public, current_at=0.0)
+        secret = str(client_key.key.private_numbers().d)[:20]
+        pem_line = private_key_pem(client_key).splitlines()[3]
+        for text in (repr(creds), str(creds), repr(view)):
+            assert secret not in text
+            assert pem_line not in text
+        assert client_key.kid in repr(creds)
 
     def test_private_key_refuses_pickle(self, client_key: PrivateKey) -> None:
         """Pickling a private key raises instead of writing it out in clear."""
