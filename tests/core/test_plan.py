@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Generator
 from typing import Any
 
+import msgspec
 import pytest
 
 from lk_core import (
@@ -374,6 +375,19 @@ class TestSignedCall:
             b"{}",
             (("Location", "/x/1"), ("Cache-Control", "no-store")),
         )
+        assert run.call() == (201, b"{}")
+
+    def test_lower_case_header_names(self, run: Runner, fake: FakePlatform) -> None:
+        """Every answer with lower-case header names (as HTTP/2 sends) still works."""
+        real = fake.handle
+
+        def lowered(req: HttpRequest, local_now: float) -> HttpResponse:
+            answer = real(req, local_now)
+            headers = Headers([(k.lower(), v) for k, v in answer.headers])
+            return msgspec.structs.replace(answer, headers=headers)
+
+        fake.handle = lowered  # type: ignore[method-assign]
+        fake.app = lambda v: (201, b"{}", (("Location", "/x/1"),))
         assert run.call() == (201, b"{}")
 
     def test_answer_must_be_received(self, platform_key: PrivateKey) -> None:
