@@ -122,6 +122,17 @@ class TestOurRequestInVendor:
         )
         assert claims["request"]["func"] == func
 
+    @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+    def test_every_method_with_body(
+        self, client_key: PrivateKey, platform_key: PrivateKey, method: str
+    ) -> None:
+        """PUT, PATCH and DELETE with a body pass with the method signed as sent."""
+        path = "/service/v3/sessions"
+        req = signed(client_key, platform_key, method.lower(), path, now=_now())
+        vendor = _platform_verifier(client_key, SVC)
+        token = bearer(req.http.headers)
+        vendor.verify_jwt_request(token, str(SVC), method, path, req.http.body.decode())
+
     def test_bodiless_request(
         self, client_key: PrivateKey, platform_key: PrivateKey
     ) -> None:
