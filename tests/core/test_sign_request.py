@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import ClassVar
 
 import pytest
 
@@ -183,3 +184,36 @@ class TestSignRequestRefusals:
         """A body cannot be sent before the platform key is known."""
         with pytest.raises(InvalidAlgorithm, match="platform public key"):
             self._call(client_key, None)
+
+
+class TestWorkedExample:
+    """jose.md section 9, reproduced with our code."""
+
+    BODY: ClassVar[dict[str, object]] = {
+        "username": "my-unique-user",
+        "context": "Log in to Example",
+        "ttl": 300,
+        "title": "Login",
+        "denial_reasons": [
+            {"id": "1", "reason": "Not me", "fraud": True},
+            {"id": "2", "reason": "Mistake", "fraud": False},
+        ],
+    }
+
+    def test_part_lengths(
+        self, client_key: PrivateKey, platform_key: PrivateKey
+    ) -> None:
+        """The body JWE has the documented part lengths 128, 342, 22, 299, 43."""
+        payload = json.dumps(self.BODY).encode()
+        req = signed(client_key, platform_key, payload=payload)
+        parts = req.http.body.split(b".")
+        assert [len(p) for p in parts] == [128, 342, 22, 299, 43]
+
+    def test_bodiless_get(
+        self, client_key: PrivateKey, platform_key: PrivateKey
+    ) -> None:
+        """The documented GET has Content-Type application/jwt and meth/path only."""
+        req = signed(client_key, platform_key, "GET", "/service/v3/auths/abc", None)
+        assert header(req.http.headers, "content-type") == "application/jwt"
+        claims = segments(bearer(req.http.headers))[1]
+        assert claims["request"] == {"meth": "GET", "path": "/service/v3/auths/abc"}
