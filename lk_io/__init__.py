@@ -7,8 +7,8 @@ payloads) is ever logged.
 """
 
 import logging
+from typing import TYPE_CHECKING, Any
 
-from lk_io._async import AsyncServiceClient
 from lk_io._client import ServiceClient
 from lk_io._factory import ServiceFactory
 from lk_io._replay import MemoryReplayStore, ReplayGuard, ReplayStore
@@ -22,7 +22,21 @@ from lk_io._transport import (
     run_sync,
 )
 
+if TYPE_CHECKING:
+    from lk_io._async import AsyncServiceClient
+
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+
+def __getattr__(name: str) -> Any:
+    # The async client brings in asyncio, a quarter of this package's import time;
+    # sync-only programs never load it.
+    if name == "AsyncServiceClient":
+        from lk_io._async import AsyncServiceClient
+
+        return AsyncServiceClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_URL",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lk_core import Entity, PrivateKey
-from lk_io._async import AsyncServiceClient
 from lk_io._client import KeyInput, ServiceClient, as_private_key
 from lk_io._transport import DEFAULT_URL, AsyncTransport, Transport
+
+if TYPE_CHECKING:
+    # Loaded on first use (see make_async_service_client): it brings in asyncio.
+    from lk_io._async import AsyncServiceClient
 
 __all__ = ["ServiceFactory"]
 
@@ -57,6 +60,8 @@ class ServiceFactory:
         self, transport: AsyncTransport | None = None
     ) -> AsyncServiceClient:
         """An asyncio client (or one over any :class:`AsyncTransport`)."""
+        from lk_io._async import AsyncServiceClient
+
         return AsyncServiceClient(
             self.service_id,
             self._key,
