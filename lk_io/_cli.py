@@ -103,6 +103,11 @@ def _parser() -> argparse.ArgumentParser:
 def _profile_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", help="comma list, e.g. PIN_CODE,FINGERPRINT")
     p.add_argument("--location", metavar="LAT,LON")
+    p.add_argument(
+        "--territory",
+        metavar="CC[,AREA[,POSTAL]]",
+        help="for TERRITORY fences, e.g. US,US-NV,89109",
+    )
     p.add_argument("--jailbroken", action="store_true", default=None)
     p.add_argument("--emulator", action="store_true", default=None)
 
@@ -114,6 +119,10 @@ def _profile(args: argparse.Namespace) -> dict[str, Any]:
     if args.location:
         lat, lon = (float(x) for x in args.location.split(","))
         out["location"] = [lat, lon]
+    if args.territory:
+        parts = [x.strip() or None for x in args.territory.split(",")]
+        keys = ("country", "administrative_area", "postal_code")
+        out["territory"] = dict(zip(keys, parts, strict=False))
     for flag in ("jailbroken", "emulator"):
         if getattr(args, flag) is not None:
             out[flag] = getattr(args, flag)

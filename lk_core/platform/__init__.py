@@ -29,7 +29,7 @@ from lk_core.platform._model import (
     User,
     iso,
 )
-from lk_core.platform._policy import Fence, Policy, parse_legacy
+from lk_core.platform._policy import Fence, Place, Policy, parse_legacy
 from lk_core.platform._server import PlatformServer
 from lk_core.platform._state import DEFAULT_RATE_LIMIT, Platform, RateLimit
 
@@ -52,6 +52,7 @@ __all__ = [
     "Event",
     "Fence",
     "Organization",
+    "Place",
     "Platform",
     "PlatformError",
     "PlatformServer",

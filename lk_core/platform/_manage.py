@@ -203,7 +203,11 @@ def get_policy(p: Platform, owner: str, body: object, now: int) -> Result:
     "type": "LEGACY" (policies.md 2, emulator proposal)."""
     service = _own_service(p, owner, json_object(body).get("service_id"))
     raw = service.policy_json
-    if isinstance(raw, dict) and raw.get("type") in ("METHOD_AMOUNT", "FACTORS"):
+    if isinstance(raw, dict) and raw.get("type") in (
+        "METHOD_AMOUNT",
+        "FACTORS",
+        "COND_GEO",
+    ):
         return 200, raw
     return 200, service.policy.to_legacy_json()
 

@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol
 import msgspec
 
 from lk_core._keys import PrivateKey
-from lk_core.platform._policy import NO_POLICY, Policy
+from lk_core.platform._policy import NO_POLICY, Place, Policy
 
 
 class Entropy(Protocol):
@@ -116,6 +116,8 @@ class DeviceProfile(msgspec.Struct, frozen=True, kw_only=True):
     location: tuple[float, float] | None = None
     jailbroken: bool = False
     emulator: bool = False
+    # Country / area / postal code for TERRITORY fences, set by hand (no geocoding).
+    territory: Place | None = None
 
 
 class AnswerSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -129,6 +131,7 @@ class AnswerSpec(msgspec.Struct, frozen=True, kw_only=True):
     location: tuple[float, float] | None = None
     jailbroken: bool | None = None
     emulator: bool | None = None
+    territory: Place | None = None
 
 
 class AutoRule(msgspec.Struct, frozen=True, kw_only=True):

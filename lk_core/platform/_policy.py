@@ -8,8 +8,9 @@ part, and checks the merged policy against the answering device.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -39,26 +40,91 @@ FACTOR_TYPES = ("knowledge", "inherence", "possession")
 EARTH_RADIUS_M = 6_371_008.8
 
 
-class Fence(msgspec.Struct, frozen=True, kw_only=True):
-    """A circular geofence in metres and degrees."""
+_COUNTRY = re.compile(r"[A-Z]{2}")
+_AREA = re.compile(r"[A-Z]{2}-[A-Z]{2}[A-Z]?")
 
+
+def _postal(code: str) -> str:
+    # Postal codes compare without case or inner spaces ("sw1a 1aa" == "SW1A1AA").
+    return "".join(code.split()).upper()
+
+
+class Place(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a virtual device says it is, in the terms TERRITORY fences use.
+
+    The emulator does no reverse geocoding: a device's place is set beside its
+    latitude and longitude, and the two are not checked against each other.
+    """
+
+    country: Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$")]
+    administrative_area: (
+        Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}-[A-Z]{2}[A-Z]?$")] | None
+    ) = None
+    postal_code: str | None = None
+
+
+class Fence(msgspec.Struct, frozen=True, kw_only=True):
+    """A circular geofence (metres and degrees) or a TERRITORY fence.
+
+    One struct for both kinds keeps stored policies readable by msgspec; a
+    record without `kind` is a circle, as every fence was before territories.
+    """
+
+    kind: Literal["GEO_CIRCLE", "TERRITORY"] = "GEO_CIRCLE"
     name: str | None = None
-    latitude: float
-    longitude: float
-    radius: float
+    latitude: float = 0.0
+    longitude: float = 0.0
+    radius: float = 0.0
+    country: str | None = None
+    administrative_area: str | None = None
+    postal_code: str | None = None
 
     def contains(self, latitude: float, longitude: float) -> bool:
+        if self.kind != "GEO_CIRCLE":
+            return False
         return distance_m(self.latitude, self.longitude, latitude, longitude) <= (
             self.radius
         )
 
+    def holds(self, location: tuple[float, float] | None, place: Place | None) -> bool:
+        """Whether a device at `location` / `place` is inside; unknown is outside."""
+        if self.kind == "GEO_CIRCLE":
+            return location is not None and self.contains(*location)
+        if place is None or place.country != self.country:
+            return False
+        area = self.administrative_area
+        if area is not None and place.administrative_area != area:
+            return False
+        code = self.postal_code
+        return code is None or (
+            place.postal_code is not None
+            and _postal(place.postal_code) == _postal(code)
+        )
+
     def to_json(self) -> dict[str, Any]:
+        if self.kind == "TERRITORY":
+            return {
+                "type": "TERRITORY",
+                "name": self.name,
+                "country": self.country,
+                "administrative_area": self.administrative_area,
+                "postal_code": self.postal_code,
+            }
+        # Circles keep the legacy shape (no type), which every reader accepts.
         return {
             "name": self.name,
             "latitude": self.latitude,
             "longitude": self.longitude,
             "radius": self.radius,
         }
+
+
+class Condition(msgspec.Struct, frozen=True, kw_only=True):
+    """The conditional part of a COND_GEO policy (policies.md 2)."""
+
+    fences: tuple[Fence, ...]
+    inside: Policy
+    outside: Policy
 
 
 class Policy(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,6 +141,8 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
     deny_emulator: bool = False
     # Time fences are parsed and stored but not enforced (see docs/emulator.md).
     time_fences: tuple[Mapping[str, Any], ...] = ()
+    # COND_GEO: which of two nested policies applies depends on the device place.
+    condition: Condition | None = None
 
     @property
     def fences(self) -> tuple[Fence, ...]:
@@ -82,6 +150,8 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def requirement(self) -> str | None:
+        if self.condition is not None:
+            return COND_GEO_REQUIREMENT
         if self.types:
             return "types"
         if self.amount:
@@ -89,13 +159,19 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
         return None
 
     def to_auth_policy(self) -> dict[str, Any]:
-        """The `auth_policy` object of an auth_jwe (policies.md section 4)."""
+        """The `auth_policy` object of an auth_jwe (policies.md section 4).
+
+        A COND_GEO policy reports `cond_geo` with the amount and types of the
+        branch that applied (of its base part while unresolved), and lists the
+        condition's fences before the other fences.
+        """
         out: dict[str, Any] = {"requirement": self.requirement}
         if self.amount:
             out["amount"] = self.amount
-        if self.requirement == "types":
+        if self.types:
             out["types"] = list(self.types)
-        out["geofences"] = [f.to_json() for f in self.fences]
+        fences = self.condition.fences if self.condition is not None else ()
+        out["geofences"] = [f.to_json() for f in fences + self.fences]
         return out
 
     def to_legacy_json(self) -> dict[str, Any]:
@@ -142,6 +218,9 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
 
 
 NO_POLICY = Policy()
+# Wire spelling of a conditional-geofence requirement: lower case like `amount`
+# and `types`; both SDKs upper-case it to COND_GEO (docs/emulator.md).
+COND_GEO_REQUIREMENT = "cond_geo"
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -263,24 +342,71 @@ def parse_legacy(raw: object) -> Policy:
     )
 
 
-def _typed_fences(raw: object) -> tuple[tuple[Fence, ...], ...]:
+def _territory(raw: dict[str, Any]) -> Fence:
+    country = raw.get("country")
+    area = raw.get("administrative_area")
+    code = raw.get("postal_code")
+    name = raw.get("name")
+    if not isinstance(country, str) or not _COUNTRY.fullmatch(country):
+        raise _invalid("territory country must be ISO 3166-1 alpha-2, e.g. US")
+    if area is not None and (not isinstance(area, str) or not _AREA.fullmatch(area)):
+        raise _invalid("territory administrative_area must look like US-NV")
+    if code is not None and (not isinstance(code, str) or not code.strip()):
+        raise _invalid("territory postal_code must be a non-empty string")
+    if name is not None and not isinstance(name, str):
+        raise _invalid("fence name must be a string")
+    return Fence(
+        kind="TERRITORY",
+        name=name,
+        country=country,
+        administrative_area=area,
+        postal_code=code,
+    )
+
+
+def _typed_fence_list(raw: object) -> tuple[Fence, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
         raise _invalid("fences must be a list")
     fences = []
     for item in raw:
-        kind = item.get("type", "GEO_CIRCLE") if isinstance(item, dict) else None
-        if kind != "GEO_CIRCLE":
-            # TERRITORY needs reverse geocoding of the device location.
-            raise _invalid(f"fence type {kind!r} is not supported by the emulator")
-        fences.append(_parse_fence(item))
-    return (tuple(fences),) if fences else ()
+        if not isinstance(item, dict):
+            raise _invalid("fences items must be objects")
+        kind = item.get("type", "GEO_CIRCLE")
+        if kind == "GEO_CIRCLE":
+            fences.append(_parse_fence(item))
+        elif kind == "TERRITORY":
+            fences.append(_territory(item))
+        else:
+            raise _invalid(f"unknown fence type {str(kind)[:40]!r}")
+    return tuple(fences)
+
+
+def _typed_fences(raw: object) -> tuple[tuple[Fence, ...], ...]:
+    fences = _typed_fence_list(raw)
+    return (fences,) if fences else ()
+
+
+def _nested(raw: object, which: str) -> Policy:
+    """A COND_GEO branch: METHOD_AMOUNT or FACTORS, no fences, no device flags."""
+    if not isinstance(raw, dict):
+        raise _invalid(f"{which} must be a policy object")
+    if raw.get("type") not in ("METHOD_AMOUNT", "FACTORS"):
+        raise _invalid(f"{which} must be a METHOD_AMOUNT or FACTORS policy")
+    if raw.get("fences"):
+        raise _invalid(f"{which} may not have fences")
+    for flag in ("deny_rooted_jailbroken", "deny_emulator_simulator"):
+        # The SDK omits both keys when nested; false is harmless, true is refused
+        # because the outer policy is where device integrity belongs.
+        if raw.get(flag):
+            raise _invalid(f"{which} may not set {flag}")
+    return parse_service_policy(raw)
 
 
 def parse_service_policy(raw: object) -> Policy:
-    """A stored service policy: the legacy shape, or a typed LEGACY, METHOD_AMOUNT or
-    FACTORS policy (policies.md 2). COND_GEO is refused with SVC-002."""
+    """A stored service policy: the legacy shape, or a typed LEGACY, METHOD_AMOUNT,
+    FACTORS or COND_GEO policy (policies.md 2). Malformed ones are SVC-002."""
     if not isinstance(raw, dict):
         raise _invalid("policy must be an object")
     kind = raw.get("type", "LEGACY")
@@ -293,10 +419,22 @@ def parse_service_policy(raw: object) -> Policy:
         deny_emulator=_flag(
             raw.get("deny_emulator_simulator", False), "deny_emulator_simulator"
         ),
-        fence_groups=_typed_fences(raw.get("fences")),
     )
     replace = msgspec.structs.replace
+    if kind == "COND_GEO":
+        fences = _typed_fence_list(raw.get("fences"))
+        if not fences:
+            raise _invalid("COND_GEO fences must be a non-empty list")
+        condition = Condition(
+            fences=fences,
+            inside=_nested(raw.get("inside"), "inside"),
+            outside=_nested(raw.get("outside"), "outside"),
+        )
+        return replace(base, condition=condition)
+    base = replace(base, fence_groups=_typed_fences(raw.get("fences")))
     if kind == "LEGACY":
+        if any(f.kind != "GEO_CIRCLE" for g in base.fence_groups for f in g):
+            raise _invalid("LEGACY policies take GEO_CIRCLE fences only")
         amount, _ = _parse_minimum([{"any": raw.get("amount", 0)}])
         types = tuple(
             t for t in FACTOR_TYPES if _flag(raw.get(f"{t}_required", False), t)
@@ -319,14 +457,15 @@ def parse_service_policy(raw: object) -> Policy:
             raise _invalid("factors must be INHERENCE, KNOWLEDGE or POSSESSION")
         types = tuple(t for t in FACTOR_TYPES if t in wanted)
         return replace(base, types=types)
-    raise _invalid(f"policy type {kind!r} is not supported by the emulator")
+    raise _invalid(f"unknown policy type {str(kind)[:40]!r}")
 
 
 def merge(a: Policy, b: Policy) -> Policy:
     """Keep the stricter part of each policy (policies.md 1: "can only tighten").
 
     Type requirements are united and the larger amount is kept; a merged policy may
-    then carry both, and the device must meet both.
+    then carry both, and the device must meet both. Only a service policy can be
+    COND_GEO, so at most one side carries a condition; it is kept.
     """
     return Policy(
         amount=max(a.amount, b.amount),
@@ -335,12 +474,39 @@ def merge(a: Policy, b: Policy) -> Policy:
         deny_jailbroken=a.deny_jailbroken or b.deny_jailbroken,
         deny_emulator=a.deny_emulator or b.deny_emulator,
         time_fences=a.time_fences + b.time_fences,
+        condition=a.condition or b.condition,
     )
 
 
+def resolve(
+    policy: Policy, location: tuple[float, float] | None, place: Place | None
+) -> Policy:
+    """The policy that applies to a device here: a COND_GEO branch picked by
+    whether the device is within any condition fence, merged into the rest.
+
+    The result keeps the condition (so the answer reports `cond_geo`) but its
+    amount and types are those of the branch that applied.
+    """
+    cond = policy.condition
+    if cond is None:
+        return policy
+    inside = any(f.holds(location, place) for f in cond.fences)
+    unconditional = msgspec.structs.replace(policy, condition=None)
+    branch = merge(unconditional, cond.inside if inside else cond.outside)
+    return msgspec.structs.replace(branch, condition=cond)
+
+
 def can_satisfy(policy: Policy, methods_set: Iterable[str]) -> bool:
-    """Whether a device with these methods configured could ever meet the policy."""
-    return _factor_shortfall(policy, set(methods_set)) is None
+    """Whether a device with these methods configured could ever meet the policy
+    (a COND_GEO policy: in either branch, since the device may move)."""
+    methods = set(methods_set)
+    cond = policy.condition
+    if cond is None:
+        return _factor_shortfall(policy, methods) is None
+    return any(
+        _factor_shortfall(merge(policy, branch), methods) is None
+        for branch in (cond.inside, cond.outside)
+    )
 
 
 def _factor_shortfall(policy: Policy, used: set[str]) -> str | None:
@@ -369,12 +535,18 @@ def evaluate(
     location: tuple[float, float] | None,
     jailbroken: bool,
     emulator: bool,
+    place: Place | None = None,
 ) -> Verdict:
-    """Check an approval: device flags, then geofences, then factor counts and types."""
+    """Check an approval: device flags, then geofences, then factor counts and types.
+
+    A COND_GEO policy is resolved against the device's location and place first.
+    """
+    policy = resolve(policy, location, place)
     inside: bool | None = None
     if policy.fence_groups:
-        inside = location is not None and all(
-            any(f.contains(*location) for f in group) for group in policy.fence_groups
+        inside = all(
+            any(f.holds(location, place) for f in group)
+            for group in policy.fence_groups
         )
     if policy.deny_jailbroken and jailbroken:
         return Verdict(passed=False, why="device is jailbroken", inside_fence=inside)

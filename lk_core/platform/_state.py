@@ -42,6 +42,7 @@ from lk_core.platform._model import (
     User,
     iso,
 )
+from lk_core.platform._policy import Place, Policy
 
 TTL_DEFAULT, TTL_MIN, TTL_MAX = 300, 30, 600
 LINK_TTL_DEFAULT, LINK_TTL_MIN, LINK_TTL_MAX = 300, 1, 3600
@@ -643,7 +644,11 @@ class Platform:
         if device_id not in auth.device_ids:
             raise PlatformError(403, None, "device did not receive this request")
         device = self.device(device_id)
-        result = self._judge(auth, device, spec)
+        # A COND_GEO branch is picked from where the device is, whatever it answers.
+        policy = _policy.resolve(
+            auth.policy, _where(spec, device.profile), _place(spec, device.profile)
+        )
+        result = self._judge(auth, policy, device, spec)
         pins = self._rotate_pins(auth.service_id, device_id)
         answer = Answer(
             type=result[0],
@@ -651,7 +656,7 @@ class Platform:
             denial_reason=result[2],
             device_id=device_id,
             service_pins=pins,
-            auth_policy=auth.policy.to_auth_policy(),
+            auth_policy=policy.to_auth_policy(),
             auth_methods=tuple(result[3]),
         )
         auth = msgspec.structs.replace(
@@ -668,7 +673,7 @@ class Platform:
         return auth
 
     def _judge(
-        self, auth: AuthRequest, device: Device, spec: AnswerSpec
+        self, auth: AuthRequest, policy: Policy, device: Device, spec: AnswerSpec
     ) -> tuple[str, str, str | None, list[dict[str, Any]]]:
         profile = device.profile
         methods_set = profile.methods
@@ -676,7 +681,7 @@ class Platform:
         if spec.action == "deny":
             denial_id, fraud = _pick_denial(auth.denial_reasons, spec)
             methods = _policy.auth_methods(
-                auth.policy, methods_set=methods_set, used=(), verdict=None
+                policy, methods_set=methods_set, used=(), verdict=None
             )
             return (
                 "DENIED",
@@ -688,7 +693,7 @@ class Platform:
             if spec.fail_reason not in FAIL_REASONS:
                 raise PlatformError.field("fail_reason", "unknown failure reason")
             methods = _policy.auth_methods(
-                auth.policy, methods_set=methods_set, used=(), verdict=None
+                policy, methods_set=methods_set, used=(), verdict=None
             )
             return "FAILED", spec.fail_reason, None, methods
         for method in used:
@@ -697,14 +702,15 @@ class Platform:
                     "methods", f"{method} is not set on the device"
                 )
         verdict = _policy.evaluate(
-            auth.policy,
+            policy,
             used=used,
-            location=spec.location if spec.location is not None else profile.location,
+            location=_where(spec, profile),
+            place=_place(spec, profile),
             jailbroken=_pick(spec.jailbroken, profile.jailbroken),
             emulator=_pick(spec.emulator, profile.emulator),
         )
         methods = _policy.auth_methods(
-            auth.policy, methods_set=methods_set, used=used, verdict=verdict
+            policy, methods_set=methods_set, used=used, verdict=verdict
         )
         if verdict.passed:
             return "AUTHORIZED", "APPROVED", None, methods
@@ -948,3 +954,11 @@ def _pick_denial(
 
 def _pick(value: bool | None, default: bool) -> bool:
     return default if value is None else value
+
+
+def _where(spec: AnswerSpec, profile: DeviceProfile) -> tuple[float, float] | None:
+    return spec.location if spec.location is not None else profile.location
+
+
+def _place(spec: AnswerSpec, profile: DeviceProfile) -> Place | None:
+    return spec.territory if spec.territory is not None else profile.territory

@@ -105,7 +105,7 @@ def auth_json(auth: AuthRequest, now: int) -> dict[str, Any]:
 def _profile(data: dict[str, Any], base: DeviceProfile) -> DeviceProfile:
     fields = {
         k: data[k]
-        for k in ("methods", "location", "jailbroken", "emulator")
+        for k in ("methods", "location", "jailbroken", "emulator", "territory")
         if k in data
     }
     merged = {**msgspec.to_builtins(base), **fields}

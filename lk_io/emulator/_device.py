@@ -63,8 +63,13 @@ class EmulatorControl:
         location: tuple[float, float] | None = None,
         jailbroken: bool | None = None,
         emulator: bool | None = None,
+        territory: dict[str, str | None] | None = None,
     ) -> VirtualDevice:
-        """Create the Directory User if needed and link a new virtual device."""
+        """Create the Directory User if needed and link a new virtual device.
+
+        `territory` is `{"country", "administrative_area"?, "postal_code"?}`, what
+        TERRITORY fences match (set by hand: the emulator does no geocoding).
+        """
         body = _drop_none(
             identifier=identifier,
             directory_id=directory_id,
@@ -72,6 +77,7 @@ class EmulatorControl:
             location=location,
             jailbroken=jailbroken,
             emulator=emulator,
+            territory=territory,
         )
         device = _call(self.base_url, "POST", "/users", body)
         return VirtualDevice(self.base_url, device["id"], identifier)
@@ -184,7 +190,7 @@ class VirtualDevice:
         """Answer a request (the only pending one when `auth_request` is None).
 
         Options: denial_reason, fraud, fail_reason, methods, location (lat, lon),
-        jailbroken, emulator. Returns the request with its type and reason.
+        territory, jailbroken, emulator. Returns the request with its type and reason.
         """
         body = _drop_none(action=action, auth_request=auth_request, **options)
         result: dict[str, Any] = _call(
@@ -221,7 +227,7 @@ class VirtualDevice:
         _call(self.base_url, "DELETE", f"/devices/{self.id}/auto")
 
     def update(self, **profile: Any) -> dict[str, Any]:
-        """Change methods, location, jailbroken or emulator flags of the device."""
+        """Change methods, location, territory, jailbroken or emulator flags."""
         result: dict[str, Any] = _call(
             self.base_url, "PATCH", f"/devices/{self.id}", profile
         )

@@ -24,7 +24,9 @@ from lk_core.service import (
     AuthResponseReason,
     AuthResponseType,
     DenialReason,
+    Requirement,
     SessionEndRequest,
+    TerritoryFence,
 )
 from lk_io import AsyncServiceClient, ServiceClient, ServiceFactory
 from lk_io.emulator import ControlError, Emulator, VirtualDevice, WebhookReceiver
@@ -247,3 +249,43 @@ def test_async_client(emulator: Emulator, device: VirtualDevice) -> None:
     response = asyncio.run(flow())
     assert response is not None
     assert response.authorized is True
+
+
+def test_conditional_geofence_answer(emulator: Emulator) -> None:
+    """Our client reads a COND_GEO answer: requirement, territory fence, verdict."""
+    control = emulator.control
+    service_id, key = control.add_service(name="Territory")
+    control.set_service_policy(
+        service_id,
+        {
+            "type": "COND_GEO",
+            "fences": [
+                {
+                    "type": "TERRITORY",
+                    "name": "Nevada",
+                    "country": "US",
+                    "administrative_area": "US-NV",
+                    "postal_code": None,
+                }
+            ],
+            "inside": {"type": "METHOD_AMOUNT", "fences": [], "amount": 2},
+            "outside": {"type": "FACTORS", "fences": [], "factors": ["POSSESSION"]},
+        },
+    )
+    device = emulator.add_user(
+        "territory-user", territory={"country": "US", "administrative_area": "US-NV"}
+    )
+    factory = ServiceFactory(service_id, key, url=emulator.credentials.base_url)
+    with factory.make_service_client() as c:
+        request = c.authorization_request(device.identifier)
+        device.approve()
+        response = _answer(c, request.auth_request)
+        assert response.authorized is True
+        assert response.policy is not None
+        assert response.policy.requirement is Requirement.COND_GEO
+        assert response.policy.fences == (
+            TerritoryFence(country="US", administrative_area="US-NV", name="Nevada"),
+        )
+        request = c.authorization_request(device.identifier)
+        device.approve(territory={"country": "MX"})
+        assert _answer(c, request.auth_request).reason is AuthResponseReason.POLICY

@@ -22,12 +22,21 @@ from lk_core.platform import (
     _manage,
     _totp,
 )
-from lk_core.platform._policy import parse_service_policy
+from lk_core.platform._model import Answer
+from lk_core.platform._policy import Place, evaluate, parse_service_policy
 from lk_io.emulator._entropy import SystemEntropy
 
 T0 = 1_800_000_000
 # Devices share one key: generating RSA keys would dominate these tests.
 ENTROPY = SystemEntropy(device_key=generate_private_key())
+US = {
+    "type": "TERRITORY",
+    "name": "US",
+    "country": "US",
+    "administrative_area": None,
+    "postal_code": None,
+}
+AMOUNT2 = {"type": "METHOD_AMOUNT", "fences": [], "amount": 2}
 REASONS = [
     {"id": "a", "reason": "Fraud", "fraud": True},
     {"id": "b", "reason": "Mistake", "fraud": False},
@@ -539,12 +548,35 @@ class TestServicePolicy:
         "raw",
         [
             {"type": "COND_GEO", "fences": [], "inside": {}, "outside": {}},
+            {"type": "COND_GEO", "fences": [US], "inside": AMOUNT2},
+            {"type": "COND_GEO", "fences": [US], "inside": AMOUNT2, "outside": US},
+            {
+                "type": "COND_GEO",
+                "fences": [US],
+                "inside": {**AMOUNT2, "fences": [US]},
+                "outside": AMOUNT2,
+            },
+            {
+                "type": "COND_GEO",
+                "fences": [US],
+                "inside": {**AMOUNT2, "deny_rooted_jailbroken": True},
+                "outside": AMOUNT2,
+            },
             {"type": "FACTORS", "factors": []},
             {"type": "METHOD_AMOUNT", "fences": [{"type": "TERRITORY"}]},
+            {"type": "METHOD_AMOUNT", "fences": [{**US, "country": "usa"}]},
+            {
+                "type": "METHOD_AMOUNT",
+                "fences": [{**US, "administrative_area": "NV"}],
+            },
+            {"type": "METHOD_AMOUNT", "fences": [{"type": "SQUARE"}]},
+            {"type": "LEGACY", "amount": 1, "fences": [US]},
+            {"type": "MAGIC"},
         ],
     )
     def test_unsupported_or_bad(self, raw: object) -> None:
-        """COND_GEO, territories and empty factor lists are SVC-002."""
+        """Malformed COND_GEO and TERRITORY parts, empty factor lists, unknown
+        fence and policy types are SVC-002."""
         with pytest.raises(PlatformError) as err:
             parse_service_policy(raw)
         assert _code(err) == (400, "SVC-002")
@@ -599,3 +631,165 @@ class TestDirectoryManagement:
         with pytest.raises(PlatformError) as err:
             _manage.create_service(w.p, f"dir:{w.dir}", {"name": "Svc"}, T0)
         assert _code(err) == (400, "SVC-001")
+
+
+def _cond_geo(*fences: dict[str, object]) -> dict[str, object]:
+    """Two methods inside the fences, possession outside."""
+    return {
+        "type": "COND_GEO",
+        "fences": list(fences),
+        "inside": {"type": "METHOD_AMOUNT", "amount": 2},
+        "outside": {"type": "FACTORS", "factors": ["POSSESSION"]},
+        "deny_rooted_jailbroken": False,
+        "deny_emulator_simulator": False,
+    }
+
+
+class TestConditionalGeofence:
+    """COND_GEO service policies and TERRITORY fences (policies.md 2 and 4)."""
+
+    def _world(self, policy: dict[str, object]) -> World:
+        w = _world()
+        w.p.update_service(w.svc, policy=parse_service_policy(policy))
+        methods = ("PIN_CODE", "FINGERPRINT", "WEARABLES")
+        w.p.update_device(w.device, T0, profile=DeviceProfile(methods=methods))
+        return w
+
+    def _answer(self, w: World, now: int, **spec: object) -> Answer:
+        auth_id = _create(w, now=now)
+        answer = w.p.answer(auth_id, w.device, AnswerSpec(**spec), now).answer  # type: ignore[arg-type]
+        assert answer is not None
+        return answer
+
+    def test_inside_applies_inside_branch(self) -> None:
+        """A device in the territory needs two methods, not possession."""
+        w = self._world(_cond_geo(US))
+        nv = Place(country="US", administrative_area="US-NV")
+        two = ("PIN_CODE", "FINGERPRINT")
+        answer = self._answer(w, T0, territory=nv, methods=two)
+        assert (answer.type, answer.reason) == ("AUTHORIZED", "APPROVED")
+        assert answer.auth_policy == {
+            "requirement": "cond_geo",
+            "amount": 2,
+            "geofences": [US],
+        }
+        one = ("PIN_CODE",)
+        answer = self._answer(w, T0 + 1, territory=nv, methods=one)
+        assert (answer.type, answer.reason) == ("FAILED", "POLICY")
+
+    def test_outside_applies_outside_branch(self) -> None:
+        """Elsewhere, or with no territory at all, possession is required."""
+        w = self._world(_cond_geo(US))
+        two = ("PIN_CODE", "FINGERPRINT")
+        for now, place in ((T0, Place(country="FR")), (T0 + 1, None)):
+            answer = self._answer(w, now, territory=place, methods=two)
+            assert (answer.type, answer.reason) == ("FAILED", "POLICY")
+            assert answer.auth_policy is not None
+            assert answer.auth_policy["types"] == ["possession"]
+            assert "amount" not in answer.auth_policy
+        answer = self._answer(
+            w, T0 + 2, territory=Place(country="FR"), methods=("WEARABLES",)
+        )
+        assert (answer.type, answer.reason) == ("AUTHORIZED", "APPROVED")
+
+    def test_device_profile_territory_is_used(self) -> None:
+        """Without a territory in the answer, the device profile's counts."""
+        w = self._world(_cond_geo(US))
+        profile = DeviceProfile(
+            methods=("PIN_CODE", "FINGERPRINT"), territory=Place(country="US")
+        )
+        w.p.update_device(w.device, T0, profile=profile)
+        answer = self._answer(w, T0)
+        assert (answer.type, answer.reason) == ("AUTHORIZED", "APPROVED")
+
+    def test_circle_condition_fence(self) -> None:
+        """A GEO_CIRCLE condition fence is matched on latitude and longitude."""
+        circle = {"type": "GEO_CIRCLE", "latitude": 36.1, "longitude": -115.1}
+        w = self._world(_cond_geo({**circle, "radius": 500.0, "name": "strip"}))
+        two = ("PIN_CODE", "FINGERPRINT")
+        answer = self._answer(w, T0, location=(36.1001, -115.1), methods=two)
+        assert (answer.type, answer.reason) == ("AUTHORIZED", "APPROVED")
+        answer = self._answer(w, T0 + 1, location=(40.0, -74.0), methods=two)
+        assert (answer.type, answer.reason) == ("FAILED", "POLICY")
+
+    @pytest.mark.parametrize(
+        ("fence", "place", "inside"),
+        [
+            ({"country": "US"}, Place(country="US"), True),
+            ({"country": "US"}, Place(country="CA"), False),
+            (
+                {"country": "US", "administrative_area": "US-NV"},
+                Place(country="US", administrative_area="US-NV"),
+                True,
+            ),
+            (
+                {"country": "US", "administrative_area": "US-NV"},
+                Place(country="US", administrative_area="US-CA"),
+                False,
+            ),
+            (
+                {"country": "US", "administrative_area": "US-NV"},
+                Place(country="US"),
+                False,
+            ),
+            (
+                {"country": "GB", "postal_code": "SW1A 1AA"},
+                Place(country="GB", postal_code="sw1a1aa"),
+                True,
+            ),
+            (
+                {"country": "GB", "postal_code": "SW1A 1AA"},
+                Place(country="GB", postal_code="SW1A 2AA"),
+                False,
+            ),
+            ({"country": "GB", "postal_code": "SW1A 1AA"}, None, False),
+        ],
+    )
+    def test_territory_matching(
+        self, fence: dict[str, object], place: Place | None, inside: bool
+    ) -> None:
+        """Country must match; area and postal code only narrow when set."""
+        raw = {"type": "METHOD_AMOUNT", "fences": [{"type": "TERRITORY", **fence}]}
+        policy = parse_service_policy(raw)
+        verdict = evaluate(
+            policy,
+            used=("PIN_CODE",),
+            location=(0.0, 0.0),
+            jailbroken=False,
+            emulator=False,
+            place=place,
+        )
+        assert verdict.passed is inside
+        assert verdict.inside_fence is inside
+
+    def test_request_policy_tightens_either_branch(self) -> None:
+        """A request's own amount still applies inside the territory."""
+        w = self._world(_cond_geo(US))
+        body = {"minimum_requirements": [{"requirement": "authenticated", "any": 3}]}
+        auth_id = _create(w, policy=body)
+        spec = AnswerSpec(
+            territory=Place(country="US"), methods=("PIN_CODE", "FINGERPRINT")
+        )
+        answer = w.p.answer(auth_id, w.device, spec, T0).answer
+        assert answer is not None
+        assert answer.reason == "POLICY"
+        assert answer.auth_policy is not None
+        assert answer.auth_policy["amount"] == 3
+
+    def test_unsatisfiable_in_both_branches_is_svc003(self) -> None:
+        """SVC-003 only when neither branch could be met by the device."""
+        w = self._world(_cond_geo(US))
+        profile = DeviceProfile(methods=("PIN_CODE",))
+        w.p.update_device(w.device, T0, profile=profile)
+        with pytest.raises(PlatformError) as err:
+            _create(w)
+        assert _code(err) == (400, "SVC-003")
+
+    def test_read_back_as_stored(self) -> None:
+        """A COND_GEO policy reads back exactly as it was set."""
+        w = _world()
+        raw = _cond_geo(US)
+        owner = f"dir:{w.dir}"
+        _manage.set_policy(w.p, owner, {"service_id": w.svc, "policy": raw}, T0)
+        status, body = _manage.get_policy(w.p, owner, {"service_id": w.svc}, T0)
+        assert (status, body) == (200, raw)

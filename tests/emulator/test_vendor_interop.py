@@ -34,7 +34,13 @@ with warnings.catch_warnings():
         ServiceSecurityPolicy,
         SessionEndRequest,
     )
-    from launchkey.entities.service.policy import MethodAmountPolicy
+    from launchkey.entities.service.policy import (
+        ConditionalGeoFencePolicy,
+        FactorsPolicy,
+        MethodAmountPolicy,
+        Requirement,
+        TerritoryFence,
+    )
     from launchkey.exceptions import (
         AuthorizationInProgress,
         AuthorizationRequestCanceled,
@@ -429,3 +435,37 @@ def test_organization_acts_for_children(emulator: Emulator) -> None:
     device.approve()
     response = service.get_advanced_authorization_response(request.auth_request)
     assert response.authorized is True
+
+
+def test_conditional_geofence_policy(emulator: Emulator, vendor_directory: Any) -> None:
+    """A COND_GEO policy set by the vendor SDK picks its branch by the device's
+    territory, and the vendor reads requirement COND_GEO and the TERRITORY fence."""
+    control = emulator.control
+    service_id, key = control.add_service(name="Cond geo")
+    vendor_directory.set_advanced_service_policy(
+        service_id,
+        ConditionalGeoFencePolicy(
+            inside=MethodAmountPolicy(amount=2),
+            outside=FactorsPolicy(possession_required=True),
+            fences=[TerritoryFence("US", administrative_area="US-NV", name="NV")],
+        ),
+    )
+    vendor = ServiceFactory(
+        service_id, key, url=emulator.credentials.base_url, testing=True
+    ).make_service_client()
+    device = emulator.add_user(
+        "cond-geo-interop",
+        territory={"country": "US", "administrative_area": "US-NV"},
+    )
+    request = vendor.authorization_request(device.identifier)
+    device.approve()
+    response = vendor.get_advanced_authorization_response(request.auth_request)
+    assert response.authorized is True
+    assert response.policy.requirement is Requirement.COND_GEO
+    (fence,) = response.policy.fences
+    assert isinstance(fence, TerritoryFence)
+    assert (fence.country, fence.administrative_area) == ("US", "US-NV")
+    request = vendor.authorization_request(device.identifier)
+    device.approve(territory={"country": "CA"})
+    response = vendor.get_advanced_authorization_response(request.auth_request)
+    assert response.reason is AuthResponseReason.POLICY
