@@ -216,3 +216,34 @@ def test_emulator_retries_carry_the_same_jti() -> None:
         server.server_close()
         thread.join(5)
     assert outcomes == ["acted", "refused", "refused"]
+
+
+class _SharedStore:
+    """A store two "processes" share, written like the Redis example in the docs."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def add_if_absent(self, jti: str, expires_at: int) -> bool:
+        with self.lock:
+            if jti in self.ids:
+                return False
+            self.ids[jti] = expires_at
+            return True
+
+    def discard(self, jti: str) -> None:
+        with self.lock:
+            self.ids.pop(jti, None)
+
+
+def test_guards_sharing_a_store_refuse_across_processes() -> None:
+    """Two receivers behind a load balancer: the second sees the first's id."""
+    store = _SharedStore()
+    assert isinstance(store, ReplayStore)
+    first, second = ReplayGuard(store), ReplayGuard(store)
+    headers, _ = peer.webhook(b"{}", encrypt=False, jti="shared-1")
+    assert first.admit(headers) == "shared-1"
+    with pytest.raises(WebhookReplayed):
+        second.admit(headers)
+    assert store.ids == {"shared-1": NOW + 5 + LEEWAY}
