@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -119,6 +120,43 @@ class Fence(msgspec.Struct, frozen=True, kw_only=True):
         }
 
 
+# Looks a time zone up by IANA name; raises LookupError (with a reason a person can
+# act on) when it is unknown or its data is missing. lk_io supplies zoneinfo.
+Zones = Callable[[str], tzinfo]
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def utc_only(name: str) -> tzinfo:
+    """The zone lookup of a platform without time-zone data: UTC and nothing else."""
+    if name in ("UTC", "Etc/UTC"):
+        return UTC
+    raise LookupError(f"time zone {name!r} is unknown to a platform without zone data")
+
+
+class TimeWindow(msgspec.Struct, frozen=True, kw_only=True):
+    """A checked time fence: on `days` (0 = Monday), from start to end minute of the
+    day, both inclusive, in `timezone`. An end before the start runs past
+    midnight into the next day."""
+
+    name: str | None
+    days: frozenset[int]
+    start: int
+    end: int
+    timezone: str
+
+    def holds(self, now: int, zones: Zones) -> bool:
+        """Raises LookupError when the zone cannot be loaded."""
+        local = datetime.fromtimestamp(now, zones(self.timezone))
+        minute = local.hour * 60 + local.minute
+        day = local.weekday()
+        if self.start <= self.end:
+            return day in self.days and self.start <= minute <= self.end
+        # Across midnight: late on a listed day, or early on the day after one.
+        return (day in self.days and minute >= self.start) or (
+            (day - 1) % 7 in self.days and minute <= self.end
+        )
+
+
 class Condition(msgspec.Struct, frozen=True, kw_only=True):
     """The conditional part of a COND_GEO policy (policies.md 2)."""
 
@@ -139,7 +177,7 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
     fence_groups: tuple[tuple[Fence, ...], ...] = ()
     deny_jailbroken: bool = False
     deny_emulator: bool = False
-    # Time fences are parsed and stored but not enforced (see docs/emulator.md).
+    # As sent (checked by time_window), so a stored policy reads back unchanged.
     time_fences: tuple[Mapping[str, Any], ...] = ()
     # COND_GEO: which of two nested policies applies depends on the device place.
     condition: Condition | None = None
@@ -287,6 +325,51 @@ def _parse_fence(raw: object) -> Fence:
     return Fence(name=name, latitude=lat, longitude=lon, radius=radius)
 
 
+def _clock_part(raw: Mapping[str, Any], key: str, top: int) -> int:
+    value = raw.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
+        raise _invalid(f"time fence {key!r} must be a whole number 0..{top}")
+    return value
+
+
+def time_window(raw: Mapping[str, Any]) -> TimeWindow:
+    """Check one time fence (policies.md 1 `timefence`, LEGACY `time_restrictions`);
+    keys hold spaces, days are weekday names in any case."""
+    days = raw.get("days")
+    if not isinstance(days, list) or not days:
+        raise _invalid("time fence days must be a non-empty list of weekday names")
+    numbers = set()
+    for day in days:
+        if not isinstance(day, str) or day.lower() not in DAYS:
+            raise _invalid("time fence days must be weekday names, e.g. Monday")
+        numbers.add(DAYS.index(day.lower()))
+    zone = raw.get("timezone", "UTC")
+    if not isinstance(zone, str) or not zone:
+        raise _invalid("time fence timezone must be an IANA name, e.g. Europe/Paris")
+    name = raw.get("name")
+    if name is not None and not isinstance(name, str):
+        raise _invalid("time fence name must be a string")
+    start_h = _clock_part(raw, "start hour", 23)
+    start_m = _clock_part(raw, "start minute", 59)
+    end_h = _clock_part(raw, "end hour", 23)
+    end_m = _clock_part(raw, "end minute", 59)
+    return TimeWindow(
+        name=name,
+        days=frozenset(numbers),
+        start=start_h * 60 + start_m,
+        end=end_h * 60 + end_m,
+        timezone=zone,
+    )
+
+
+def _time_fences(raw: object, what: str) -> tuple[Mapping[str, Any], ...]:
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise _invalid(f"{what} must be a list of objects")
+    for item in raw:
+        time_window(item)
+    return tuple(raw)
+
+
 def parse_legacy(raw: object) -> Policy:
     """Parse a legacy policy object; raises PlatformError SVC-002 when malformed."""
     if not isinstance(raw, dict):
@@ -317,12 +400,9 @@ def parse_legacy(raw: object) -> Policy:
                 attributes.get("factor enabled", 0), "factor enabled"
             )
         elif kind == "timefence":
-            fences_raw = attributes.get("time fences", [])
-            if not isinstance(fences_raw, list) or not all(
-                isinstance(t, dict) for t in fences_raw
-            ):
-                raise _invalid("time fences must be a list of objects")
-            time_fences.extend(fences_raw)
+            time_fences.extend(
+                _time_fences(attributes.get("time fences", []), "time fences")
+            )
         else:
             raise _invalid(f"unknown factor {kind!r}")
     # The typed policies' device flags (policies.md 2) are honoured here too, so a
@@ -439,12 +519,10 @@ def parse_service_policy(raw: object) -> Policy:
         types = tuple(
             t for t in FACTOR_TYPES if _flag(raw.get(f"{t}_required", False), t)
         )
-        restrictions = raw.get("time_restrictions") or []
-        if not isinstance(restrictions, list):
-            raise _invalid("time_restrictions must be a list")
-        return replace(
-            base, amount=amount, types=types, time_fences=tuple(restrictions)
+        restrictions = _time_fences(
+            raw.get("time_restrictions") or [], "time_restrictions"
         )
+        return replace(base, amount=amount, types=types, time_fences=restrictions)
     if kind == "METHOD_AMOUNT":
         amount, _ = _parse_minimum([{"any": raw.get("amount", 0)}])
         return replace(base, amount=amount)
@@ -536,10 +614,15 @@ def evaluate(
     jailbroken: bool,
     emulator: bool,
     place: Place | None = None,
+    now: int | None = None,
+    zones: Zones = utc_only,
 ) -> Verdict:
-    """Check an approval: device flags, then geofences, then factor counts and types.
+    """Check an approval: device flags, geofences, time fences, then factor counts
+    and types.
 
     A COND_GEO policy is resolved against the device's location and place first.
+    Time fences are checked at platform time `now`; without it, or when a zone
+    cannot be loaded, they fail closed.
     """
     policy = resolve(policy, location, place)
     inside: bool | None = None
@@ -554,10 +637,35 @@ def evaluate(
         return Verdict(passed=False, why="device is an emulator", inside_fence=inside)
     if inside is False:
         return Verdict(passed=False, why="device outside geofence", inside_fence=False)
+    if policy.time_fences:
+        why = outside_time_fences(policy, now, zones)
+        if why is not None:
+            return Verdict(passed=False, why=why, inside_fence=inside)
     short = _factor_shortfall(policy, set(used))
     if short is not None:
         return Verdict(passed=False, why=short, inside_fence=inside)
     return Verdict(passed=True, inside_fence=inside)
+
+
+def outside_time_fences(policy: Policy, now: int | None, zones: Zones) -> str | None:
+    """Why `now` is outside every time fence of the policy, or None when inside one."""
+    if now is None:
+        return "no platform time to check time fences against"
+    try:
+        if any(time_window(t).holds(now, zones) for t in policy.time_fences):
+            return None
+    except LookupError as exc:
+        return str(exc)
+    return "outside every time fence"
+
+
+def check_zones(policy: Policy, zones: Zones) -> None:
+    """SVC-002 when a time fence names a zone this platform cannot load."""
+    for raw in policy.time_fences:
+        try:
+            zones(time_window(raw).timezone)
+        except LookupError as exc:
+            raise _invalid(str(exc)) from None
 
 
 def auth_methods(

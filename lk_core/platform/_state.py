@@ -105,6 +105,9 @@ class Platform:
         # (due time, auth id, device id) for auto-answer rules.
         self.scheduled: list[tuple[int, str, str]] = []
         self.outbox: list[Event] = []
+        # Time-zone lookup for time fences; lk_io installs zoneinfo. The pure
+        # default knows UTC only, so other zones fail closed.
+        self.zones: _policy.Zones = _policy.utc_only
 
     # ----- set-up ---------------------------------------------------------------------
 
@@ -175,6 +178,8 @@ class Platform:
 
     def update_service(self, service_id: str, **changes: Any) -> Service:
         service = self.service(service_id)
+        if "policy" in changes:
+            _policy.check_zones(changes["policy"], self.zones)
         service = msgspec.structs.replace(service, **changes)
         self.services[service_id] = service
         return service
@@ -481,7 +486,9 @@ class Platform:
             )
         policy = service.policy
         if fields.get("policy") is not None:
-            policy = _policy.merge(policy, _policy.parse_legacy(fields["policy"]))
+            asked = _policy.parse_legacy(fields["policy"])
+            _policy.check_zones(asked, self.zones)
+            policy = _policy.merge(policy, asked)
         devices = [
             d for d in self._devices_of(user.id) if d.status is DeviceStatus.LINKED
         ]
@@ -648,7 +655,7 @@ class Platform:
         policy = _policy.resolve(
             auth.policy, _where(spec, device.profile), _place(spec, device.profile)
         )
-        result = self._judge(auth, policy, device, spec)
+        result = self._judge(auth, policy, device, spec, now)
         pins = self._rotate_pins(auth.service_id, device_id)
         answer = Answer(
             type=result[0],
@@ -673,7 +680,12 @@ class Platform:
         return auth
 
     def _judge(
-        self, auth: AuthRequest, policy: Policy, device: Device, spec: AnswerSpec
+        self,
+        auth: AuthRequest,
+        policy: Policy,
+        device: Device,
+        spec: AnswerSpec,
+        now: int,
     ) -> tuple[str, str, str | None, list[dict[str, Any]]]:
         profile = device.profile
         methods_set = profile.methods
@@ -706,6 +718,8 @@ class Platform:
             used=used,
             location=_where(spec, profile),
             place=_place(spec, profile),
+            now=now,
+            zones=self.zones,
             jailbroken=_pick(spec.jailbroken, profile.jailbroken),
             emulator=_pick(spec.emulator, profile.emulator),
         )

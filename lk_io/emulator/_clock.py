@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+import zoneinfo
+from datetime import tzinfo
 
 
 class Clock:
@@ -39,3 +41,20 @@ class Clock:
     @property
     def frozen(self) -> bool:
         return self._frozen
+
+
+def system_zone(name: str) -> tzinfo:
+    """An IANA time zone from the system database or the tzdata package.
+
+    Raises LookupError with what to install when the data is missing, so a time
+    fence naming that zone fails closed instead of being checked in the wrong zone.
+    """
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except zoneinfo.ZoneInfoNotFoundError:
+        raise LookupError(
+            f"time zone {name!r} not found: unknown name, or no zone data on this "
+            "machine (install the tzdata package)"
+        ) from None
+    except ValueError:
+        raise LookupError(f"time zone {name!r} is not a valid zone name") from None

@@ -15,7 +15,7 @@ from lk_core._keys import PrivateKey, generate_private_key, private_key_pem
 from lk_core.platform import DEFAULT_RATE_LIMIT, Event, Platform, RateLimit
 from lk_core.platform._server import PlatformServer
 from lk_io.emulator import _control
-from lk_io.emulator._clock import Clock
+from lk_io.emulator._clock import Clock, system_zone
 from lk_io.emulator._device import EmulatorControl, VirtualDevice
 from lk_io.emulator._entropy import SystemEntropy
 from lk_io.emulator._webhooks import WebhookSender
@@ -81,6 +81,7 @@ class Emulator:
             self.platform = Platform(SystemEntropy(), rate_limit=rate_limit)
             keys = [generate_private_key()]
             self._creds = self._bootstrap(now, callback_url)
+        self.platform.zones = system_zone
         self.server = PlatformServer(self.platform, keys)
         self.sender = WebhookSender(self._render, allow_remote=allow_remote_webhooks)
         self._dirty = True

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -289,3 +291,45 @@ def test_conditional_geofence_answer(emulator: Emulator) -> None:
         request = c.authorization_request(device.identifier)
         device.approve(territory={"country": "MX"})
         assert _answer(c, request.auth_request).reason is AuthResponseReason.POLICY
+
+
+def test_time_fence_on_emulator_clock(emulator: Emulator) -> None:
+    """A service time fence is checked at platform time, in its own zone."""
+    control = emulator.control
+    service_id, key = control.add_service(name="Office hours")
+    local = datetime.fromtimestamp(control.now(), ZoneInfo("Asia/Kolkata"))
+    minute = local.hour * 60 + local.minute
+
+    def window(start: int, end: int) -> dict[str, object]:
+        return {
+            "name": "hours",
+            "days": [
+                "Monday",
+                "Tuesday",
+                "Wednesday",
+                "Thursday",
+                "Friday",
+                "Saturday",
+                "Sunday",
+            ],
+            "start hour": start // 60 % 24,
+            "start minute": start % 60,
+            "end hour": end // 60 % 24,
+            "end minute": end % 60,
+            "timezone": "Asia/Kolkata",
+        }
+
+    device = emulator.add_user("time-fenced")
+    factory = ServiceFactory(service_id, key, url=emulator.credentials.base_url)
+    with factory.make_service_client() as c:
+        # Three hours either side of now: inside; the rest of the day: outside.
+        for start, end, authorized in (
+            (minute - 180 + 1440, minute + 180, True),
+            (minute + 180, minute - 180 + 1440, False),
+        ):
+            fence = window(start, end)
+            policy = {"type": "LEGACY", "amount": 0, "time_restrictions": [fence]}
+            control.set_service_policy(service_id, policy)
+            request = c.authorization_request(device.identifier)
+            device.approve()
+            assert _answer(c, request.auth_request).authorized is authorized

@@ -23,7 +23,8 @@ from lk_core.platform import (
     _totp,
 )
 from lk_core.platform._model import Answer
-from lk_core.platform._policy import Place, evaluate, parse_service_policy
+from lk_core.platform._policy import Place, evaluate, parse_service_policy, utc_only
+from lk_io.emulator._clock import system_zone
 from lk_io.emulator._entropy import SystemEntropy
 
 T0 = 1_800_000_000
@@ -793,3 +794,120 @@ class TestConditionalGeofence:
         _manage.set_policy(w.p, owner, {"service_id": w.svc, "policy": raw}, T0)
         status, body = _manage.get_policy(w.p, owner, {"service_id": w.svc}, T0)
         assert (status, body) == (200, raw)
+
+
+def _window(
+    days: list[str], start: tuple[int, int], end: tuple[int, int], zone: str
+) -> dict[str, object]:
+    return {
+        "name": "hours",
+        "days": days,
+        "start hour": start[0],
+        "start minute": start[1],
+        "end hour": end[0],
+        "end minute": end[1],
+        "timezone": zone,
+    }
+
+
+def _timefence(*windows: dict[str, object]) -> dict[str, object]:
+    factor = {"factor": "timefence", "attributes": {"time fences": list(windows)}}
+    return {"minimum_requirements": [], "factors": [factor]}
+
+
+class TestTimeFences:
+    """Time fences are checked against platform time (T0 is Friday 08:00 UTC)."""
+
+    def _verdict(self, w: World, policy: dict[str, object], now: int = T0) -> str:
+        auth_id = _create(w, now=now, policy=policy)
+        answer = w.p.answer(auth_id, w.device, AnswerSpec(), now).answer
+        assert answer is not None
+        return f"{answer.type}/{answer.reason}"
+
+    @pytest.mark.parametrize(
+        ("window", "verdict"),
+        [
+            # 09:00 in Paris (UTC+1 in January) is T0.
+            (_window(["Friday"], (9, 0), (9, 30), "Europe/Paris"), "AUTHORIZED"),
+            (_window(["Friday"], (9, 0), (9, 30), "UTC"), "FAILED"),
+            (_window(["Friday"], (8, 0), (8, 0), "UTC"), "AUTHORIZED"),
+            (_window(["friday"], (7, 0), (7, 59), "UTC"), "FAILED"),
+            (_window(["Thursday"], (8, 0), (9, 0), "UTC"), "FAILED"),
+            # 03:00 Friday in New York: the tail of Thursday's overnight window.
+            (_window(["Thursday"], (22, 0), (4, 0), "America/New_York"), "AUTHORIZED"),
+            (_window(["Friday"], (22, 0), (4, 0), "America/New_York"), "FAILED"),
+        ],
+    )
+    def test_window(self, window: dict[str, object], verdict: str) -> None:
+        """Days, start and end (inclusive) and the fence's own time zone decide."""
+        w = _world()
+        w.p.zones = system_zone
+        assert self._verdict(w, _timefence(window)).split("/")[0] == verdict
+
+    def test_any_fence_suffices_and_failure_is_policy(self) -> None:
+        """Inside one of several fences passes; outside all is FAILED/POLICY."""
+        w = _world()
+        w.p.zones = system_zone
+        early = _window(["Monday"], (6, 0), (7, 0), "UTC")
+        now = _window(["Friday"], (7, 0), (9, 0), "UTC")
+        assert self._verdict(w, _timefence(early, now)) == "AUTHORIZED/APPROVED"
+        assert self._verdict(w, _timefence(early), T0 + 1) == "FAILED/POLICY"
+
+    def test_clock_moves_the_verdict(self) -> None:
+        """The same stored fence passes at T0 and fails two hours later."""
+        w = _world()
+        raw = {
+            "type": "LEGACY",
+            "amount": 0,
+            "time_restrictions": [_window(["Friday"], (7, 30), (9, 0), "UTC")],
+        }
+        w.p.update_service(w.svc, policy=parse_service_policy(raw))
+        assert self._verdict(w, {}) == "AUTHORIZED/APPROVED"
+        assert self._verdict(w, {}, T0 + 7200) == "FAILED/POLICY"
+
+    def test_unknown_zone_is_svc002(self) -> None:
+        """A zone that cannot be loaded is refused when the policy arrives."""
+        w = _world()
+        w.p.zones = system_zone
+        bad = _timefence(_window(["Friday"], (0, 0), (23, 59), "Mars/Olympus"))
+        with pytest.raises(PlatformError) as err:
+            _create(w, policy=bad)
+        assert _code(err) == (400, "SVC-002")
+        assert "Mars/Olympus" in str(err.value)
+
+    def test_missing_zone_data_fails_closed(self) -> None:
+        """A stored fence whose zone data is gone fails every approval."""
+        w = _world()
+        w.p.zones = system_zone
+        raw = {
+            "type": "LEGACY",
+            "time_restrictions": [_window(["Friday"], (0, 0), (23, 59), "Asia/Tokyo")],
+        }
+        w.p.update_service(w.svc, policy=parse_service_policy(raw))
+        assert self._verdict(w, {}) == "AUTHORIZED/APPROVED"
+        w.p.zones = utc_only  # as on a machine without zone data
+        assert self._verdict(w, {}, T0 + 1) == "FAILED/POLICY"
+        with pytest.raises(PlatformError) as err:
+            w.p.update_service(w.svc, policy=parse_service_policy(raw))
+        assert _code(err) == (400, "SVC-002")
+
+    @pytest.mark.parametrize(
+        "window",
+        [
+            {**_window(["Friday"], (0, 0), (1, 0), "UTC"), "days": []},
+            {**_window(["Friday"], (0, 0), (1, 0), "UTC"), "days": ["Fri"]},
+            _window(["Friday"], (24, 0), (1, 0), "UTC"),
+            _window(["Friday"], (0, 60), (1, 0), "UTC"),
+            {**_window(["Friday"], (0, 0), (1, 0), "UTC"), "end hour": True},
+            {**_window(["Friday"], (0, 0), (1, 0), "UTC"), "timezone": 5},
+        ],
+    )
+    def test_malformed_is_svc002(self, window: dict[str, object]) -> None:
+        """Bad days, hours, minutes or zones are SVC-002 in both policy shapes."""
+        with pytest.raises(PlatformError) as err:
+            parse_service_policy(_timefence(window))
+        assert _code(err) == (400, "SVC-002")
+        typed = {"type": "LEGACY", "time_restrictions": [window]}
+        with pytest.raises(PlatformError) as err:
+            parse_service_policy(typed)
+        assert _code(err) == (400, "SVC-002")
