@@ -50,6 +50,10 @@ class AuthState(enum.StrEnum):
     EXPIRED = "EXPIRED"
 
 
+# Public key types (directory-api.md 3): what the entity may use a key for.
+KEY_BOTH, KEY_ENCRYPTION, KEY_SIGNATURE = 0, 1, 2
+
+
 class Organization(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     name: str
@@ -94,10 +98,20 @@ class EntityKey(msgspec.Struct, frozen=True, kw_only=True):
     created: int
     active: bool = True
     expires: int | None = None
-    key_type: int = 0
+    key_type: int = 0  # KEY_BOTH, KEY_ENCRYPTION or KEY_SIGNATURE
 
     def usable(self, now: int) -> bool:
         return self.active and (self.expires is None or now < self.expires)
+
+    @property
+    def verifies(self) -> bool:
+        """May requests signed with this key be accepted?"""
+        return self.key_type != KEY_ENCRYPTION
+
+    @property
+    def receives(self) -> bool:
+        """May the platform encrypt responses and packages to this key?"""
+        return self.key_type != KEY_SIGNATURE
 
 
 class User(msgspec.Struct, frozen=True, kw_only=True):
@@ -213,7 +227,9 @@ class AuthRequest(msgspec.Struct, frozen=True, kw_only=True):
     service_id: str
     user_id: str
     issuer: str  # entity that signed the create: webhook audience (webhooks.md 2)
-    key_id: str  # kid of the key that signed the create: answers are sealed to it
+    # kid answers are sealed to: the key that signed the create, or the issuer's
+    # newest encryption-capable key when that one is signature-only
+    key_id: str
     context: str | None
     title: str | None
     ttl: int

@@ -108,11 +108,15 @@ class PlatformServer:
                 jti=_raw_jti(request.headers),
                 reason=code or "Unauthorized",
             )
-        encrypt_to = self._caller_key(verified)
+        encrypt_to: PublicKey | None = None
         try:
+            # Resolved before dispatch: a caller that could not read the answer
+            # is refused (bodiless 403) before anything changes.
+            encrypt_to = self._caller_key(verified, now)
             status, result = self._dispatch(method, path, verified, now)
         except PlatformError as err:
-            status, result = err.status, err.body()
+            status = err.status
+            result = err.body() if encrypt_to is not None else None
         payload = None if result is None else _json.dumps(result)
         return sign_response(
             status,
@@ -145,8 +149,8 @@ class PlatformServer:
         self.seen[verified.jti] = verified.exp
         return verified
 
-    def _caller_key(self, verified: VerifiedRequest) -> PublicKey:
-        key = self.platform.keys[(str(verified.issuer), verified.kid)]
+    def _caller_key(self, verified: VerifiedRequest, now: int) -> PublicKey:
+        key = self.platform.encryption_key(str(verified.issuer), verified.kid, now)
         return load_public_key(key.public_pem)
 
     def _dispatch(
@@ -207,8 +211,11 @@ class PlatformServer:
     # ----- service endpoints (service-api.md) -----------------------------------------
 
     def _create_auth(self, v: VerifiedRequest, body: Any, now: int) -> tuple[int, Any]:
+        issuer = str(v.issuer)
+        # The answer is sealed to a key the caller can decrypt with (emulator-notes 5).
+        sealed_to = self.platform.encryption_key(issuer, v.kid, now).kid
         out = self.platform.create_auth(
-            v.subject.id, body, now, issuer=str(v.issuer), key_id=v.kid
+            v.subject.id, body, now, issuer=issuer, key_id=sealed_to
         )
         return 201, out
 

@@ -235,16 +235,34 @@ class Platform:
         return key
 
     def entity_key(self, entity: str, kid: str, now: int) -> EntityKey | None:
-        """An active, unexpired key of the entity (jose.md 8 step 2), else None."""
+        """An active, unexpired key of the entity (jose.md 8 step 2) that may verify
+        requests (not encryption-only), else None."""
         key = self.keys.get((entity, kid))
-        if key is None or not key.usable(now):
+        if key is None or not key.usable(now) or not key.verifies:
             return None
         return key
 
     def newest_key(self, entity: str, now: int) -> EntityKey | None:
-        """The most recently added usable key of an entity."""
-        usable = [k for (e, _), k in self.keys.items() if e == entity and k.usable(now)]
-        return max(usable, key=lambda k: k.created, default=None)
+        """The most recently added usable key of an entity that may be encrypted to."""
+        usable = [
+            k
+            for (e, _), k in self.keys.items()
+            if e == entity and k.usable(now) and k.receives
+        ]
+        # Reversed so that, within one second, the key added last wins.
+        return max(reversed(usable), key=lambda k: k.created, default=None)
+
+    def encryption_key(self, entity: str, signed_with: str, now: int) -> EntityKey:
+        """Where answers to a request signed with `signed_with` are encrypted: that
+        key unless it is signature-only, else the entity's newest key that may be
+        encrypted to. 403 when the entity has none (nothing it could read)."""
+        key = self.keys.get((entity, signed_with))
+        if key is not None and key.receives:
+            return key
+        other = self.newest_key(entity, now)
+        if other is None:
+            raise PlatformError(403, None, f"{entity} has no key to encrypt to")
+        return other
 
     def may_act_for(self, issuer: str, subject: str) -> bool:
         """Own credentials, or a parent acting for its own child (jose.md section 2)."""

@@ -272,10 +272,16 @@ def _new_service(emu: Emulator, m: re.Match[str], data: Any) -> tuple[int, Any]:
 
 @_route("POST", "/services/(?P<id>[^/]+)/keys")
 def _add_service_key(emu: Emulator, m: re.Match[str], data: Any) -> tuple[int, Any]:
-    """Another key for the service (rotation); the private key is handed back."""
+    """Another key for the service (rotation); the private key is handed back.
+    `key_type` 0 both (default), 1 encryption only, 2 signature only."""
     emu.platform.service(m["id"])
+    key_type = _obj(data).get("key_type", 0)
+    if isinstance(key_type, bool) or key_type not in (0, 1, 2):
+        raise ValueError("key_type must be 0, 1 or 2")
     key = generate_private_key()
-    emu.platform.add_key(f"svc:{m['id']}", key.public.pem, emu.clock.seconds())
+    emu.platform.add_key(
+        f"svc:{m['id']}", key.public.pem, emu.clock.seconds(), key_type=key_type
+    )
     return 201, {"key_id": key.kid, "private_key": private_key_pem(key)}
 
 

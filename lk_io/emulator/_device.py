@@ -101,9 +101,15 @@ class EmulatorControl:
         )
         return out["service_id"], out["private_key"]
 
-    def add_service_key(self, service_id: str) -> tuple[str, str]:
-        """A new key for the service; returns (key id, private key PEM)."""
-        out = _call(self.base_url, "POST", f"/services/{service_id}/keys", {})
+    def add_service_key(self, service_id: str, key_type: int = 0) -> tuple[str, str]:
+        """A new key for the service (`key_type` 0 both, 1 encryption only,
+        2 signature only); returns (key id, private key PEM)."""
+        out = _call(
+            self.base_url,
+            "POST",
+            f"/services/{service_id}/keys",
+            {"key_type": key_type},
+        )
         return out["key_id"], out["private_key"]
 
     def set_service_key_active(

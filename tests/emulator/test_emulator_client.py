@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from lk_core import (
     AuthorizationResponseExists,
     EntityKeyNotFound,
     EntityNotFound,
+    Forbidden,
     PolicyFailure,
     RequestTimedOut,
     Unauthorized,
@@ -333,3 +335,58 @@ def test_time_fence_on_emulator_clock(emulator: Emulator) -> None:
             request = c.authorization_request(device.identifier)
             device.approve()
             assert _answer(c, request.auth_request).authorized is authorized
+
+
+_names = itertools.count(1)
+
+
+class TestKeyTypes:
+    """Signature-only and encryption-only service keys (directory-api.md 3)."""
+
+    def _service(self, emulator: Emulator) -> tuple[str, str, str, str]:
+        """A service whose only usable keys are one of each single-use type."""
+        control = emulator.control
+        service_id, both = control.add_service(name=f"Split keys {next(_names)}")
+        _, sign_key = control.add_service_key(service_id, key_type=2)
+        enc_kid, enc_key = control.add_service_key(service_id, key_type=1)
+        control.set_service_key_active(
+            service_id, load_private_key(both).kid, active=False
+        )
+        return service_id, sign_key, enc_kid, enc_key
+
+    def test_sign_with_one_decrypt_with_the_other(self, emulator: Emulator) -> None:
+        """Requests signed with the signature key are answered to the encryption
+        key; the auth package names it and the client reads it with that key."""
+        service_id, sign_key, enc_kid, enc_key = self._service(emulator)
+        device = emulator.add_user("split-keys")
+        factory = ServiceFactory(
+            service_id, sign_key, url=emulator.credentials.base_url
+        )
+        factory.add_encryption_private_key(enc_key)
+        with factory.make_service_client() as c:
+            request = c.authorization_request(device.identifier)
+            device.approve()
+            assert _answer(c, request.auth_request).authorized is True
+        (auth,) = [a for a in emulator.control.auths() if a["service_id"] == service_id]
+        package = emulator.server.package(emulator.platform.auths[auth["auth_request"]])
+        assert package["public_key_id"] == enc_kid
+
+    def test_encryption_key_does_not_verify(self, emulator: Emulator) -> None:
+        """A request signed with an encryption-only key is 401."""
+        service_id, _, _, enc_key = self._service(emulator)
+        device = emulator.add_user("enc-signer")
+        factory = ServiceFactory(service_id, enc_key, url=emulator.credentials.base_url)
+        with factory.make_service_client() as c, pytest.raises(Unauthorized):
+            c.authorization_request(device.identifier)
+
+    def test_no_key_to_encrypt_to_is_refused(self, emulator: Emulator) -> None:
+        """With only a signature key left, requests are refused before they act."""
+        service_id, sign_key, enc_kid, _ = self._service(emulator)
+        emulator.control.set_service_key_active(service_id, enc_kid, active=False)
+        device = emulator.add_user("no-enc-key")
+        factory = ServiceFactory(
+            service_id, sign_key, url=emulator.credentials.base_url
+        )
+        with factory.make_service_client() as c, pytest.raises(Forbidden):
+            c.authorization_request(device.identifier)
+        assert device.pending() == []

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from lk_core import generate_private_key
+from lk_core import generate_private_key, load_private_key
 from lk_core.platform import _totp
 from lk_io.emulator import Emulator, Received, VirtualDevice, WebhookReceiver
 
@@ -469,3 +469,23 @@ def test_conditional_geofence_policy(emulator: Emulator, vendor_directory: Any) 
     device.approve(territory={"country": "CA"})
     response = vendor.get_advanced_authorization_response(request.auth_request)
     assert response.reason is AuthResponseReason.POLICY
+
+
+def test_signature_and_encryption_keys(emulator: Emulator) -> None:
+    """The vendor SDK signs with a signature-only key and decrypts the answer with
+    its added encryption-only key."""
+    control = emulator.control
+    service_id, both = control.add_service(name="Vendor split keys")
+    _, sign_key = control.add_service_key(service_id, key_type=2)
+    _, enc_key = control.add_service_key(service_id, key_type=1)
+    control.set_service_key_active(service_id, load_private_key(both).kid, active=False)
+    factory = ServiceFactory(
+        service_id, sign_key, url=emulator.credentials.base_url, testing=True
+    )
+    factory.add_encryption_private_key(enc_key)
+    vendor = factory.make_service_client()
+    device = emulator.add_user("vendor-split-keys")
+    request = vendor.authorization_request(device.identifier)
+    device.approve()
+    response = vendor.get_advanced_authorization_response(request.auth_request)
+    assert response.authorized is True
