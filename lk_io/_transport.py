@@ -24,9 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, Protocol, TypeVar
-
-import urllib3
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from lk_core import (
     Headers,
@@ -38,6 +36,9 @@ from lk_core import (
     Send,
     TransportError,
 )
+
+if TYPE_CHECKING:
+    import urllib3
 
 __all__ = [
     "DEFAULT_URL",
@@ -113,6 +114,11 @@ class Urllib3Transport:
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://")
+        # urllib3 loads with the first transport rather than with the package (a fifth
+        # of its import time); programs with their own transport never load it.
+        import urllib3
+
+        self._http_error: type[Exception] = urllib3.exceptions.HTTPError
         self.base_url = base_url.rstrip("/")
         self.retries = max(0, retries)
         self.backoff = max(0.0, backoff)
@@ -173,16 +179,29 @@ class Urllib3Transport:
                 preload_content=False,
                 timeout=self._timeout,
             )
-        except urllib3.exceptions.HTTPError as exc:
+        except self._http_error as exc:
             raise TransportError(f"{request.method} {request.path}: {exc}") from None
+        length = raw.headers.get("Content-Length")
         try:
             body = raw.read(MAX_RESPONSE_BYTES + 1)
-        except urllib3.exceptions.HTTPError as exc:
+            # A body shorter than its Content-Length is a cut connection, not an
+            # answer; urllib3 1.26 returns such a short read as if it were complete.
+            truncated = (
+                length is not None and length.isdigit() and int(length) != len(body)
+            )
+            if truncated or len(body) > MAX_RESPONSE_BYTES:
+                raw.close()  # never pool a connection left mid-body
+        except self._http_error as exc:
             raise TransportError(f"{request.method} {request.path}: {exc}") from None
         finally:
             raw.release_conn()
         if len(body) > MAX_RESPONSE_BYTES:
             raise TransportError("response larger than 1 MiB refused", retryable=False)
+        if truncated:
+            raise TransportError(
+                f"{request.method} {request.path}: body truncated "
+                f"({len(body)} of {length} bytes)"
+            )
         logger.debug("%s %s -> %d", request.method, request.path, raw.status)
         return HttpResponse(
             status=raw.status,
