@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from lk_core import _json
 from lk_core._errors import (
     PolicyError,
     UnexpectedAPIResponse,
@@ -118,23 +119,27 @@ class _SessionEnd(msgspec.Struct, kw_only=True):
     api_time: str
 
 
-_CREATE = msgspec.json.Decoder(_CreateAuth)
-_TOTP = msgspec.json.Decoder(_Totp)
-_PACKAGE = msgspec.json.Decoder(AuthPackage)
-_JWE = msgspec.json.Decoder(_JwePackage)
-_LEGACY = msgspec.json.Decoder(_LegacyPackage)
-_SESSION_END = msgspec.json.Decoder(_SessionEnd)
+_CREATE = _CreateAuth
+_TOTP = _Totp
+_PACKAGE = AuthPackage
+_JWE = _JwePackage
+_LEGACY = _LegacyPackage
+_SESSION_END = _SessionEnd
 
 
-def _decode(
-    decoder: msgspec.json.Decoder[_T], data: bytes | None, err: type[Any]
-) -> _T:
+def _decode(shape: type[_T], data: bytes | None, err: type[Any]) -> _T:
     if not data:
         raise err("expected a JSON body, got none")
+    # Strict parse first (duplicate keys, NaN, bad UTF-8, deep nesting are refused),
+    # then typed conversion; a typed decoder alone would let a repeated key win.
     try:
-        return decoder.decode(data)
-    except (msgspec.DecodeError, RecursionError, ValueError) as exc:
-        # The decoder's message names the offending field; it never echoes secrets.
+        value = _json.loads(data)
+    except _json.JSONError as exc:
+        raise err(f"malformed body: {exc}") from None
+    try:
+        return msgspec.convert(value, shape)
+    except msgspec.ValidationError as exc:
+        # The message names the offending field, never its value.
         raise err(f"malformed body: {exc}") from None
 
 

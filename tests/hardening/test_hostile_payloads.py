@@ -392,6 +392,25 @@ class TestHostilePayloadBytes:
                 peer.outer_package(DEEP[:200_000]), peer.ring(), expected_id=None
             )
 
+    def test_duplicate_key_in_device_package(self) -> None:
+        """A repeated key inside the decrypted device package is refused, not merged."""
+        good = peer.device_package()
+        doubled = good.replace(b'"device_id"', b'"device_id":"other","device_id"', 1)
+        assert doubled != good
+        with pytest.raises(UnexpectedDeviceResponse, match="duplicate key"):
+            decode_auth_response(
+                peer.outer_package(doubled), peer.ring(), expected_id=None
+            )
+
+    def test_duplicate_key_in_session_end_body(self) -> None:
+        """A repeated service_user_hash in a session-end body is refused."""
+        body = (
+            b'{"service_user_hash":"a","service_user_hash":"b",'
+            b'"api_time":"2026-01-01T00:00:00Z"}'
+        )
+        with pytest.raises(UnexpectedWebhookRequest, match="duplicate key"):
+            parse_session_end(body)
+
     def test_non_utf8_device_package(self) -> None:
         """Invalid UTF-8 inside the encrypted device package."""
         bad = peer.device_package().replace(b'"device-1"', b'"\xff\xfe"')
