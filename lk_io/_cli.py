@@ -54,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
         help="also deliver webhooks to non-loopback hosts",
     )
     emu.add_argument("--no-rate-limit", action="store_true")
+    emu.add_argument(
+        "--drain",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="on stop, wait up to this long for webhooks still being retried",
+    )
     emu.set_defaults(run=_emulator)
 
     dev = sub.add_parser("device", help="drive virtual devices of a running emulator")
@@ -170,7 +177,9 @@ def _emulator(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    emulator.stop()
+    if not emulator.stop(drain=args.drain):
+        kept = "kept in the state file" if args.state else "dropped (no --state)"
+        print(f"Undelivered webhooks {kept}.")
     return 0
 
 

@@ -18,7 +18,7 @@ from lk_io.emulator import _control
 from lk_io.emulator._clock import Clock, system_zone
 from lk_io.emulator._device import EmulatorControl, VirtualDevice
 from lk_io.emulator._entropy import SystemEntropy
-from lk_io.emulator._webhooks import WebhookSender
+from lk_io.emulator._webhooks import Pending, WebhookSender
 
 log = logging.getLogger(__name__)
 TICK = 0.05  # seconds between runs of auto-answers, expiry and state saves
@@ -74,9 +74,10 @@ class Emulator:
             from lk_io.emulator._store import Store
 
             self._store = Store(Path(state_file))
-            loaded = self._store.load(SystemEntropy(), rate_limit)
+            loaded = self._store.load(SystemEntropy(), rate_limit, now)
+        resumed: list[Pending] = []
         if loaded is not None:
-            self.platform, keys, self._creds = loaded
+            self.platform, keys, self._creds, resumed = loaded
         else:
             self.platform = Platform(SystemEntropy(), rate_limit=rate_limit)
             keys = [generate_private_key()]
@@ -84,7 +85,12 @@ class Emulator:
         self.platform.zones = system_zone
         self.server = PlatformServer(self.platform, keys)
         self.sender = WebhookSender(self._render, allow_remote=allow_remote_webhooks)
+        self._saved_hooks = -1
         self._dirty = True
+        for item in resumed:
+            self.sender.resume(item)
+        if resumed:
+            log.info("resuming %d undelivered webhooks", len(resumed))
 
     def _bootstrap(self, now: int, callback_url: str | None) -> dict[str, str]:
         p = self.platform
@@ -129,15 +135,26 @@ class Emulator:
         log.info("emulator listening on %s", self.base_url)
         return self
 
-    def stop(self) -> None:
+    def stop(self, drain: float = 0.0) -> bool:
+        """Stop serving; with `drain` > 0, first wait up to that many seconds for
+        queued webhooks to be delivered. Webhooks still undelivered are kept in the
+        state file and resumed by the next run; without a state file they are
+        dropped (and logged). Returns True when none was left undelivered."""
         self._stop.set()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
+        if drain > 0:
+            self.sender.wait_idle(drain)
         self.sender.close()
-        self._save()
+        left = len(self.sender.pending())
+        if self._store is not None:
+            self._save()
+        elif left:
+            log.warning("stopping with %d undelivered webhooks: dropped", left)
+        return left == 0
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -228,11 +245,17 @@ class Emulator:
             self._save()
 
     def _save(self) -> None:
-        if self._store is None or not self._dirty:
+        if self._store is None:
+            return
+        hooks = self.sender.version
+        if not self._dirty and hooks == self._saved_hooks:
             return
         with self.lock:
             self._dirty = False
-            self._store.save(self.platform, self.server.keys, self._creds)
+            self._saved_hooks = hooks
+            self._store.save(
+                self.platform, self.server.keys, self._creds, self.sender.pending()
+            )
 
     def rotate_platform_key(self, key: PrivateKey | None = None) -> str:
         with self.lock:

@@ -1,6 +1,8 @@
 """Optional SQLite state file: organizations, users, devices, keys survive restarts.
 
-Authorization requests are short-lived and are not kept.
+Authorization requests are short-lived and are not kept, except those an undelivered
+auth-response webhook still needs: webhooks waiting for delivery are kept, and
+resumed by the next run.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import msgspec
 
 from lk_core._keys import PrivateKey, load_private_key, private_key_pem
 from lk_core.platform import (
+    AuthRequest,
+    AuthResponseEvent,
     Device,
     Directory,
     EntityKey,
@@ -27,6 +31,7 @@ from lk_core.platform import (
     TotpConfig,
     User,
 )
+from lk_io.emulator._webhooks import Pending
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,9 +63,23 @@ class Store:
         self._db.executescript(SCHEMA)
 
     def save(
-        self, platform: Platform, keys: Sequence[PrivateKey], creds: dict[str, str]
+        self,
+        platform: Platform,
+        keys: Sequence[PrivateKey],
+        creds: dict[str, str],
+        webhooks: Sequence[Pending] = (),
     ) -> None:
         rows: list[tuple[str, str, str]] = []
+        for item in webhooks:
+            rows.append(("webhook", item.jti, msgspec.json.encode(item).decode()))
+            event = item.event
+            auth = (
+                platform.auths.get(event.auth_request)
+                if isinstance(event, AuthResponseEvent)
+                else None
+            )
+            if auth is not None:
+                rows.append(("auth", auth.id, msgspec.json.encode(auth).decode()))
         for kind, (_, attr) in _KINDS.items():
             for ident, value in getattr(platform, attr).items():
                 key = ident if isinstance(ident, str) else "\x1f".join(ident)
@@ -81,14 +100,20 @@ class Store:
             self._db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
 
     def load(
-        self, entropy: Entropy, rate_limit: RateLimit | None
-    ) -> tuple[Platform, list[PrivateKey], dict[str, str]] | None:
+        self, entropy: Entropy, rate_limit: RateLimit | None, now: int
+    ) -> tuple[Platform, list[PrivateKey], dict[str, str], list[Pending]] | None:
+        """The saved platform, its keys, credentials and undelivered webhooks.
+
+        Requests kept for those webhooks count their retention from `now`, so a
+        long stop does not purge them before their webhook goes out.
+        """
         meta = dict(self._db.execute("SELECT name, value FROM meta").fetchall())
         if "secret" not in meta:
             return None
         platform = Platform(
             entropy, secret=bytes.fromhex(meta["secret"]), rate_limit=rate_limit
         )
+        webhooks: list[Pending] = []
         for kind, ident, data in self._db.execute("SELECT kind, id, data FROM rows"):
             parts = ident.split("\x1f")
             key = parts[0] if len(parts) == 1 else tuple(parts)
@@ -96,12 +121,17 @@ class Store:
                 platform.push_ids[(parts[0], parts[1])] = data
             elif kind == "pins":
                 platform.pins[(parts[0], parts[1])] = tuple(data.split(","))
+            elif kind == "webhook":
+                webhooks.append(msgspec.json.decode(data, type=Pending))
+            elif kind == "auth":
+                auth = msgspec.json.decode(data, type=AuthRequest)
+                platform.auths[ident] = msgspec.structs.replace(auth, finished=now)
             else:
                 cls, attr = _KINDS[kind]
                 getattr(platform, attr)[key] = msgspec.json.decode(data, type=cls)
         keys = [load_private_key(pem) for pem in meta["platform_keys"].split("\n\x1f")]
         creds = {k[5:]: v for k, v in meta.items() if k.startswith("cred.")}
-        return platform, keys, creds
+        return platform, keys, creds, webhooks
 
     def close(self) -> None:
         self._db.close()

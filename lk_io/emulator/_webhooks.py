@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import http.client
 import ipaddress
@@ -14,6 +15,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+import msgspec
 
 from lk_core._http import HttpRequest
 from lk_core.platform import Event
@@ -85,93 +88,123 @@ def post(url: str, request: HttpRequest, timeout: float = 5.0) -> int:
         conn.close()
 
 
+class Pending(msgspec.Struct, frozen=True, kw_only=True):
+    """A webhook not yet delivered: what the state file keeps across restarts."""
+
+    event: Event
+    jti: str
+    attempt: int = 1  # the number of the next attempt (its back-off continues)
+
+
 class WebhookSender:
     """Delivers events in a worker thread; a failing receiver is retried, never skipped.
 
     `submit` blocks when the queue is full rather than dropping an event. An event is
     rendered (signed) afresh for each attempt through `render`, with fresh times but
     the same jti, so a receiver's replay guard can tell a retry from a new event.
+    Every event not yet delivered is listed by `pending()` until it is, so the
+    emulator can keep them in its state file when it stops.
     """
 
     def __init__(self, render: Render, *, allow_remote: bool = False) -> None:
         self._render = render
         self._allow_remote = allow_remote
-        self._queue: queue.Queue[tuple[Event, str] | None] = queue.Queue(QUEUE_SIZE)
-        self._retry: list[tuple[float, int, int, Event, str]] = []
+        self._queue: queue.Queue[Pending | None] = queue.Queue(QUEUE_SIZE)
+        self._retry: list[tuple[float, int, Pending]] = []
         self._order = itertools.count()
         self._stats = DeliveryStats()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self._busy = 0
+        self._pending: dict[str, Pending] = {}
+        self._closing = threading.Event()
+        # Bumped whenever the pending set changes, so the state file is rewritten.
+        self.version = 0
         self._thread = threading.Thread(
             target=self._run, name="lk-emulator-webhooks", daemon=True
         )
         self._thread.start()
 
     def submit(self, event: Event) -> None:
+        self.resume(Pending(event=event, jti=str(uuid.uuid4())))
+
+    def resume(self, item: Pending) -> None:
+        """Queue an event, new or left pending by an earlier run (same jti)."""
         with self._lock:
             self._stats.queued += 1
-            self._busy += 1
-        self._queue.put((event, str(uuid.uuid4())))
+            self._pending[item.jti] = item
+            self.version += 1
+        self._queue.put(item)
+
+    def pending(self) -> list[Pending]:
+        """Events not yet delivered (queued, waiting to retry or being sent)."""
+        with self._lock:
+            return list(self._pending.values())
 
     def stats(self) -> dict[str, object]:
         with self._lock:
-            return self._stats.as_json(self._busy)
+            return self._stats.as_json(len(self._pending))
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until every submitted event is delivered or dropped."""
         with self._idle:
-            return self._idle.wait_for(lambda: self._busy == 0, timeout)
+            return self._idle.wait_for(lambda: not self._pending, timeout)
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=5)
+        """Stop the worker after the attempt in progress; undelivered events stay
+        in `pending()`."""
+        self._closing.set()
+        with contextlib.suppress(queue.Full):
+            # A full queue wakes the worker anyway; the flag then stops it.
+            self._queue.put_nowait(None)
+        self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        while True:
+        while not self._closing.is_set():
             timeout = None
             if self._retry:
                 timeout = max(0.0, self._retry[0][0] - time.monotonic())
             try:
                 item = self._queue.get(timeout=timeout)
             except queue.Empty:
-                _, _, attempt, event, jti = heapq.heappop(self._retry)
-                self._attempt(event, jti, attempt)
-                continue
-            if item is None:
+                item = heapq.heappop(self._retry)[2]
+            if item is None or self._closing.is_set():
                 return
-            self._attempt(*item, 1)
+            self._attempt(item)
 
-    def _attempt(self, event: Event, jti: str, attempt: int) -> None:
+    def _attempt(self, item: Pending) -> None:
+        event = item.event
         if not self._allow_remote and not is_loopback(event.url):
             log.warning("webhook to non-loopback %s not sent", event.url)
-            self._finish(dropped=True)
+            self._finish(item, dropped=True)
             return
-        request = self._render(event, jti)
+        request = self._render(event, item.jti)
         if request is None:
-            self._finish(dropped=True)
+            self._finish(item, dropped=True)
             return
         status = post(event.url, request)
         with self._lock:
             self._stats.attempts += 1
             self._stats.last_status[event.url] = status
         if 200 <= status < 300:
-            self._finish(dropped=False)
+            self._finish(item, dropped=False)
             return
+        delay = min(MAX_DELAY, FIRST_DELAY * 2 ** (item.attempt - 1))
+        log.info("webhook to %s: status %s, retry in %.1fs", event.url, status, delay)
+        retry = msgspec.structs.replace(item, attempt=item.attempt + 1)
         with self._lock:
             self._stats.failures += 1
-        delay = min(MAX_DELAY, FIRST_DELAY * 2 ** (attempt - 1))
-        log.info("webhook to %s: status %s, retry in %.1fs", event.url, status, delay)
+            self._pending[item.jti] = retry
+            self.version += 1
         heapq.heappush(
-            self._retry,
-            (time.monotonic() + delay, next(self._order), attempt + 1, event, jti),
+            self._retry, (time.monotonic() + delay, next(self._order), retry)
         )
 
-    def _finish(self, *, dropped: bool) -> None:
+    def _finish(self, item: Pending, *, dropped: bool) -> None:
         with self._idle:
             if dropped:
                 self._stats.dropped += 1
             else:
                 self._stats.delivered += 1
-            self._busy -= 1
+            self._pending.pop(item.jti, None)
+            self.version += 1
             self._idle.notify_all()

@@ -513,3 +513,64 @@ def test_bad_content_length(emulator: Emulator) -> None:
         )
         reply = sock.recv(1024)
     assert reply.startswith(b"HTTP/1.1 400")
+
+
+def _approved_with_webhook(emulator: Emulator, identifier: str) -> str:
+    """An approved request whose auth-response webhook is queued; its id."""
+    creds = emulator.credentials
+    device = emulator.add_user(identifier)
+    with ServiceFactory(
+        creds.service_id, creds.service_key, url=creds.base_url
+    ).make_service_client() as client:
+        request = client.authorization_request(identifier)
+        device.approve()
+    return request.auth_request
+
+
+class TestUndeliveredWebhooksAtStop:
+    def test_state_file_resumes_delivery(self, tmp_path: Path) -> None:
+        """A webhook still failing at stop is kept in the state file and delivered
+        by the next run, with the same event id; the service can verify it."""
+        state = tmp_path / "state.sqlite"
+        with WebhookReceiver(fail_first=10**9) as receiver:
+            first = Emulator(state_file=state, callback_url=receiver.url).start()
+            auth_id = _approved_with_webhook(first, "kept-hook")
+            assert first.stop() is False
+            assert receiver.received == []
+            receiver.fail_first = 0  # the receiver is back
+            with Emulator(state_file=state) as second:
+                assert second.wait_webhooks()
+                [hook] = receiver.wait_for(1)
+                creds = second.credentials
+                with ServiceFactory(
+                    creds.service_id, creds.service_key, url=creds.base_url
+                ).make_service_client() as client:
+                    event = client.handle_webhook(
+                        hook.body, hook.headers, hook.method, hook.path
+                    )
+                assert isinstance(event, AdvancedAuthorizationResponse)
+                assert (event.authorization_request_id, event.authorized) == (
+                    auth_id,
+                    True,
+                )
+                assert second.sender.stats()["delivered"] == 1
+            # Delivered: a third run has nothing left to send.
+            with Emulator(state_file=state) as third:
+                assert third.sender.pending() == []
+
+    def test_drain_delivers_before_stopping(self) -> None:
+        """stop(drain=...) waits for retries to succeed; True when none is left."""
+        with WebhookReceiver(fail_first=2) as receiver:
+            emulator = Emulator(callback_url=receiver.url).start()
+            _approved_with_webhook(emulator, "drained")
+            assert emulator.stop(drain=30) is True
+            assert len(receiver.received) == 1
+
+    def test_without_state_file_stop_drops_and_says_so(self) -> None:
+        """Without a state file a webhook that cannot be delivered in the drain
+        time is dropped; stop reports it."""
+        with WebhookReceiver(fail_first=10**9) as receiver:
+            emulator = Emulator(callback_url=receiver.url).start()
+            _approved_with_webhook(emulator, "dropped")
+            assert emulator.stop(drain=0.3) is False
+            assert len(emulator.sender.pending()) == 1
