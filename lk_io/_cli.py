@@ -73,14 +73,22 @@ def _parser() -> argparse.ArgumentParser:
 
     add = actions.add_parser("add-user", help="create a user with a linked device")
     add.add_argument("identifier")
-    _profile_args(add)
     link = actions.add_parser("link", help="complete a link with its code")
     link.add_argument("code")
-    _profile_args(link)
+    for p in (add, link):
+        _profile_args(p)
+        p.add_argument(
+            "--manual-unlink",
+            dest="ack_unlink",
+            action="store_false",
+            default=None,
+            help="stay UNLINK_PENDING after an unlink until ack-unlink",
+        )
     for name, text in (
         ("show", "show a device"),
         ("pending", "list requests waiting for a device"),
         ("auto-off", "remove the auto-answer rule"),
+        ("ack-unlink", "confirm a pending unlink (the device is removed)"),
     ):
         p = actions.add_parser(name, help=text)
         p.add_argument("device_id")
@@ -130,8 +138,8 @@ def _profile(args: argparse.Namespace) -> dict[str, Any]:
         parts = [x.strip() or None for x in args.territory.split(",")]
         keys = ("country", "administrative_area", "postal_code")
         out["territory"] = dict(zip(keys, parts, strict=False))
-    for flag in ("jailbroken", "emulator"):
-        if getattr(args, flag) is not None:
+    for flag in ("jailbroken", "emulator", "ack_unlink"):
+        if getattr(args, flag, None) is not None:
             out[flag] = getattr(args, flag)
     return out
 
@@ -255,6 +263,9 @@ def _device_action(device: Any, args: argparse.Namespace) -> Any:
     if action == "auto-off":
         device.auto_off()
         return device.info()
+    if action == "ack-unlink":
+        device.acknowledge_unlink()
+        return {"device_id": device.id, "removed": True}
     if action == "logout":
         return {"ended": device.logout(args.service)}
     options = _profile(args)

@@ -132,6 +132,9 @@ class DeviceProfile(msgspec.Struct, frozen=True, kw_only=True):
     emulator: bool = False
     # Country / area / postal code for TERRITORY fences, set by hand (no geocoding).
     territory: Place | None = None
+    # Whether the app acknowledges an unlink at once (the device leaves) or only
+    # when told to, so it stays UNLINK_PENDING (status 2) until then.
+    ack_unlink: bool = True
 
 
 class AnswerSpec(msgspec.Struct, frozen=True, kw_only=True):

@@ -278,7 +278,7 @@ class PlatformServer:
     def _unlink(self, v: VerifiedRequest, body: Any, now: int) -> tuple[int, Any]:
         f = json_object(body)
         self.platform.unlink_device(
-            v.subject.id, f.get("identifier"), f.get("device_id")
+            v.subject.id, f.get("identifier"), f.get("device_id"), now
         )
         return 204, None
 

@@ -407,16 +407,39 @@ class Platform:
         return [] if user is None else self._devices_of(user.id)
 
     def unlink_device(
-        self, directory_id: str, identifier: object, device_id: object
+        self,
+        directory_id: str,
+        identifier: object,
+        device_id: object,
+        now: int | None = None,
     ) -> None:
-        """Remove a device. The virtual app acknowledges at once, so it leaves directly
-        instead of staying UNLINK_PENDING."""
+        """Unlink a device (directory-api.md 1). A device that acknowledges at once
+        (the default) leaves directly; one that does not stays UNLINK_PENDING until
+        `acknowledge_unlink`. Unlinking it again meanwhile changes nothing."""
         user = self._user(directory_id, _identifier(identifier))
         device = self.devices.get(device_id) if isinstance(device_id, str) else None
         if user is None or device is None or device.user_id != user.id:
             raise not_found("device")
-        del self.devices[device.id]
-        for key in [k for k in self.pins if k[1] == device.id]:
+        if device.profile.ack_unlink:
+            self._remove_device(device.id)
+        elif device.status is not DeviceStatus.UNLINK_PENDING:
+            self.devices[device.id] = msgspec.structs.replace(
+                device,
+                status=DeviceStatus.UNLINK_PENDING,
+                updated=device.updated if now is None else now,
+            )
+
+    def acknowledge_unlink(self, device_id: str) -> None:
+        """The virtual app confirms an unlink: the device is gone (409 if no unlink
+        is waiting)."""
+        device = self.device(device_id)
+        if device.status is not DeviceStatus.UNLINK_PENDING:
+            raise PlatformError(409, None, "no unlink is waiting for this device")
+        self._remove_device(device_id)
+
+    def _remove_device(self, device_id: str) -> None:
+        del self.devices[device_id]
+        for key in [k for k in self.pins if k[1] == device_id]:
             del self.pins[key]
 
     # ----- hashes ---------------------------------------------------------------------

@@ -105,7 +105,14 @@ def auth_json(auth: AuthRequest, now: int) -> dict[str, Any]:
 def _profile(data: dict[str, Any], base: DeviceProfile) -> DeviceProfile:
     fields = {
         k: data[k]
-        for k in ("methods", "location", "jailbroken", "emulator", "territory")
+        for k in (
+            "methods",
+            "location",
+            "jailbroken",
+            "emulator",
+            "territory",
+            "ack_unlink",
+        )
         if k in data
     }
     merged = {**msgspec.to_builtins(base), **fields}
@@ -163,6 +170,13 @@ def _update_device(emu: Emulator, m: re.Match[str], data: Any) -> tuple[int, Any
     profile = _profile(_obj(data), device.profile)
     device = emu.platform.update_device(device.id, emu.clock.seconds(), profile=profile)
     return 200, device_json(emu, device)
+
+
+@_route("POST", "/devices/(?P<id>[^/]+)/unlink-ack")
+def _ack_unlink(emu: Emulator, m: re.Match[str], data: Any) -> tuple[int, Any]:
+    """The virtual app confirms a pending unlink; the device is removed."""
+    emu.platform.acknowledge_unlink(m["id"])
+    return 200, {"device_id": m["id"], "removed": True}
 
 
 @_route("GET", "/devices/(?P<id>[^/]+)/auths")

@@ -64,11 +64,14 @@ class EmulatorControl:
         jailbroken: bool | None = None,
         emulator: bool | None = None,
         territory: dict[str, str | None] | None = None,
+        ack_unlink: bool | None = None,
     ) -> VirtualDevice:
         """Create the Directory User if needed and link a new virtual device.
 
         `territory` is `{"country", "administrative_area"?, "postal_code"?}`, what
         TERRITORY fences match (set by hand: the emulator does no geocoding).
+        `ack_unlink=False` keeps the device UNLINK_PENDING after an unlink until
+        `VirtualDevice.acknowledge_unlink()`.
         """
         body = _drop_none(
             identifier=identifier,
@@ -78,6 +81,7 @@ class EmulatorControl:
             jailbroken=jailbroken,
             emulator=emulator,
             territory=territory,
+            ack_unlink=ack_unlink,
         )
         device = _call(self.base_url, "POST", "/users", body)
         return VirtualDevice(self.base_url, device["id"], identifier)
@@ -238,6 +242,10 @@ class VirtualDevice:
             self.base_url, "PATCH", f"/devices/{self.id}", profile
         )
         return result
+
+    def acknowledge_unlink(self) -> None:
+        """Confirm a pending unlink (a device with `ack_unlink` off); it is removed."""
+        _call(self.base_url, "POST", f"/devices/{self.id}/unlink-ack", {})
 
     def logout(self, service_id: str | None = None) -> int:
         """End the user's sessions from the device; returns how many ended."""

@@ -14,7 +14,7 @@ import pytest
 
 from lk_io import ServiceFactory
 from lk_io._cli import main
-from lk_io.emulator import Emulator
+from lk_io.emulator import DirectoryCalls, Emulator
 from lk_io.emulator._demo import StepFailed, Transcript, run_demo
 from lk_io.testing import EmulatorSession, lk_emulator, running_emulator
 
@@ -55,6 +55,31 @@ def test_device_commands(
     assert main([*url, "auto", device["id"], "approve", "--after", "3"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["auto"]["after"] == 3
+
+
+def test_device_territory_and_manual_unlink(
+    emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--territory and --manual-unlink set the profile; ack-unlink removes."""
+    url = ["device", "--url", emulator.base_url]
+    args = ["--territory", "US,US-NV,89109", "--manual-unlink"]
+    assert main([*url, "add-user", "cli-territory", *args]) == 0
+    device = json.loads(capsys.readouterr().out)
+    assert device["profile"]["territory"] == {
+        "country": "US",
+        "administrative_area": "US-NV",
+        "postal_code": "89109",
+    }
+    assert device["profile"]["ack_unlink"] is False
+    creds = emulator.credentials
+    calls = DirectoryCalls(creds.directory_id, creds.directory_key, creds.base_url)
+    try:
+        calls.unlink_device("cli-territory", device["id"])
+        assert main([*url, "ack-unlink", device["id"]]) == 0
+        assert json.loads(capsys.readouterr().out)["removed"] is True
+        assert calls.devices("cli-territory") == []
+    finally:
+        calls.close()
 
 
 def test_device_command_errors(

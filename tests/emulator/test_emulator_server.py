@@ -379,6 +379,17 @@ class TestDirectory:
         with pytest.raises(EntityNotFound):
             directory.unlink_device("dir-user", linked["id"])
 
+    def test_unlink_pending_over_http(
+        self, directory: DirectoryCalls, emulator: Emulator
+    ) -> None:
+        """A device that acknowledges later lists as status 2 until it does."""
+        device = emulator.add_user("slow-unlink", ack_unlink=False)
+        directory.unlink_device("slow-unlink", device.id)
+        [listed] = directory.devices("slow-unlink")
+        assert (listed["id"], listed["status"]) == (device.id, 2)
+        device.acknowledge_unlink()
+        assert directory.devices("slow-unlink") == []
+
     def test_unknown_user_sessions(self, directory: DirectoryCalls) -> None:
         """Sessions of an unknown user are EntityNotFound."""
         with pytest.raises(EntityNotFound):

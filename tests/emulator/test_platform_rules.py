@@ -131,6 +131,32 @@ class TestLinking:
             w.p.unlink_device(w.dir, "alice", w.device)
         assert err.value.status == 404
 
+    def test_unlink_pending_until_acknowledged(self, w: World) -> None:
+        """A device that does not acknowledge at once stays UNLINK_PENDING (still
+        listed, no new requests) until it acknowledges; then it is gone."""
+        profile = DeviceProfile(ack_unlink=False)
+        w.p.update_device(w.device, T0, profile=profile)
+        w.p.unlink_device(w.dir, "alice", w.device, T0 + 5)
+        w.p.unlink_device(w.dir, "alice", w.device, T0 + 9)  # again: no change
+        [listed] = w.p.list_devices(w.dir, "alice")
+        assert listed.status is DeviceStatus.UNLINK_PENDING
+        assert listed.to_json()["status"] == 2
+        assert listed.updated == T0 + 5
+        with pytest.raises(PlatformError) as err:
+            _create(w)
+        assert err.value.status == 404  # no LINKED device left for the request
+        w.p.acknowledge_unlink(w.device)
+        assert w.p.list_devices(w.dir, "alice") == []
+        with pytest.raises(PlatformError) as err:
+            w.p.acknowledge_unlink(w.device)
+        assert err.value.status == 404
+
+    def test_acknowledge_without_unlink_is_409(self, w: World) -> None:
+        """Only a waiting unlink can be acknowledged."""
+        with pytest.raises(PlatformError) as err:
+            w.p.acknowledge_unlink(w.device)
+        assert err.value.status == 409
+
     def test_bad_identifier(self, w: World) -> None:
         """An empty identifier is DIR-001."""
         with pytest.raises(PlatformError) as err:

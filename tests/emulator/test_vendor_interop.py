@@ -272,6 +272,17 @@ def test_directory_devices(vendor_directory: Any, emulator: Emulator) -> None:
     assert vendor_directory.get_linked_devices("linked-by-directory") == []
 
 
+def test_unlink_pending_device(vendor_directory: Any, emulator: Emulator) -> None:
+    """The vendor SDK reads status 2 as UNLINK_PENDING, still active."""
+    device = emulator.add_user("vendor-slow-unlink", ack_unlink=False)
+    vendor_directory.unlink_device("vendor-slow-unlink", device.id)
+    [listed] = vendor_directory.get_linked_devices("vendor-slow-unlink")
+    assert listed.status.status_code == "UNLINK_PENDING"
+    assert listed.status.is_active is True
+    device.acknowledge_unlink()
+    assert vendor_directory.get_linked_devices("vendor-slow-unlink") == []
+
+
 def test_device_link_webhook(
     vendor_directory: Any, emulator: Emulator, receiver: WebhookReceiver
 ) -> None:
