@@ -13,9 +13,10 @@ Time is CPU time of this process (``time.process_time_ns``), not wall time: the 
 is single-threaded and never waits, so CPU time is the work itself, and on a shared
 machine it does not count the moments another job held the core.
 
-Each round runs every operation for ours, vendor and floor back to back, in an order
-that rotates from round to round; ratios are taken within a round and the reported
-ratio is the median over rounds. Output lines, one per figure:
+Each round runs every operation for ours, vendor and floor in alternating chunks of
+about half a millisecond of floor work, in an order that rotates; ratios are taken
+within a round and the reported ratio is the median over rounds. Output lines, one
+per figure:
 
     BENCH op=<name> bits=<n> ours_us=<x> vendor_us=<y> floor_us=<z>
           ours_vs_floor=<r> vendor_vs_ours=<s>          (one line in the output)
@@ -80,7 +81,6 @@ class Case:
     impls: dict[str, Op]
     # Platforms whose CPU time is not the client's and is subtracted.
     platforms: tuple[MemoryPlatform, ...] = ()
-    repeat: int = 1
 
 
 @dataclass
@@ -321,33 +321,54 @@ def check(w: World, m: Messages) -> None:
 # --- the rounds ----------------------------------------------------------------------
 
 
-def calibrate(c: dict[str, Case], target_us: float) -> None:
-    """Repeat each call enough that one timing covers about ``target_us``."""
-    for case in c.values():
-        for fn in case.impls.values():
-            fn()
-        floor_us = timed(case.impls["floor"], 3, ())
-        case.repeat = max(1, round(target_us / max(floor_us, 1.0)))
+# One chunk of ours or floor calls covers about this much floor work; chunks of the
+# three implementations alternate, so a slow moment of the machine (they last
+# milliseconds here) falls on all three alike.
+CHUNK_US = 500.0
+
+
+@dataclass
+class Plan:
+    """How one operation is timed in a round: calls per chunk, chunks per round."""
+
+    chunk: dict[str, int]
+    reps: int
+
+
+def calibrate(case: Case, target_us: float) -> Plan:
+    """Chunks of about CHUNK_US of floor work, enough of them to cover ``target_us``."""
+    for fn in case.impls.values():
+        fn()
+    floor_us = max(timed(case.impls["floor"], 3, ()), 1.0)
+    vendor_us = max(timed(case.impls["vendor"], 1, case.platforms), 1.0)
+    chunk = max(1, round(CHUNK_US / floor_us))
+    # The vendor is several times slower; fewer of its calls keep its chunk comparable.
+    vendor_chunk = max(1, round(chunk * floor_us / vendor_us * 2))
+    reps = max(1, round(target_us / (chunk * floor_us)))
+    return Plan({"ours": chunk, "floor": chunk, "vendor": vendor_chunk}, reps)
 
 
 def run_rounds(
     worlds: list[World], rounds: int, target_us: float, ops: tuple[str, ...] = OPS
 ) -> dict[tuple[str, int], Samples]:
     results = {(op, w.bits): Samples() for w in worlds for op in ops}
-    repeats: dict[tuple[str, int], int] = {}
+    plans: dict[tuple[str, int], Plan] = {}
     orders = list(itertools.permutations(IMPLS))
     for r in range(rounds):
         for w in worlds:
             c = cases(w, w.fresh())
             for op in ops:
-                if (op, w.bits) not in repeats:
-                    calibrate({op: c[op]}, target_us)
-                    repeats[(op, w.bits)] = c[op].repeat
                 case = c[op]
-                n = repeats[(op, w.bits)]
-                got: dict[str, float] = {}
-                for impl in orders[(r + OPS.index(op)) % len(orders)]:
-                    got[impl] = timed(case.impls[impl], n, case.platforms)
+                plan = plans.get((op, w.bits))
+                if plan is None:
+                    plan = plans[(op, w.bits)] = calibrate(case, target_us)
+                spent = dict.fromkeys(IMPLS, 0.0)
+                for rep in range(plan.reps):
+                    order = orders[(r + rep + OPS.index(op)) % len(orders)]
+                    for impl in order:
+                        n = plan.chunk[impl]
+                        spent[impl] += n * timed(case.impls[impl], n, case.platforms)
+                got = {i: spent[i] / (plan.chunk[i] * plan.reps) for i in IMPLS}
                 s = results[(op, w.bits)]
                 for impl, us in got.items():
                     s.us[impl].append(us)
