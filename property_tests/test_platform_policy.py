@@ -12,9 +12,13 @@ from lk_core.platform._policy import (
     FACTOR_OF,
     FACTOR_TYPES,
     Fence,
+    Place,
     distance_m,
     evaluate,
     merge,
+    parse_service_policy,
+    time_window,
+    utc_only,
 )
 
 SETTINGS = settings(max_examples=100, deadline=None)
@@ -112,3 +116,108 @@ def test_fence_geometry(fence: Fence, lat: float, lon: float) -> None:
     d2 = distance_m(lat, lon, fence.latitude, fence.longitude)
     assert d1 >= 0
     assert abs(d1 - d2) < 1e-6
+
+
+PLACE = st.none() | st.builds(
+    Place,
+    country=st.sampled_from(["US", "CA", "FR"]),
+    administrative_area=st.none() | st.sampled_from(["US-NV", "US-CA"]),
+    postal_code=st.none() | st.sampled_from(["89109", "8 9109", "10001"]),
+)
+BRANCH = st.one_of(
+    st.builds(
+        lambda n: {"type": "METHOD_AMOUNT", "amount": n},
+        st.integers(min_value=0, max_value=len(FACTOR_OF)),
+    ),
+    st.builds(
+        lambda s: {"type": "FACTORS", "factors": sorted(s)},
+        st.sets(st.sampled_from(["INHERENCE", "KNOWLEDGE", "POSSESSION"]), min_size=1),
+    ),
+)
+TERRITORY = st.builds(
+    lambda c, a, p: {
+        "type": "TERRITORY",
+        "country": c,
+        "administrative_area": a,
+        "postal_code": p,
+    },
+    st.sampled_from(["US", "CA"]),
+    st.none() | st.sampled_from(["US-NV"]),
+    st.none() | st.sampled_from(["89109"]),
+)
+
+
+@SETTINGS
+@given(BRANCH, st.lists(TERRITORY, min_size=1, max_size=3), DEVICE, PLACE)
+def test_cond_geo_with_equal_branches_ignores_place(
+    branch: dict[str, Any],
+    fences: list[dict[str, Any]],
+    device: dict[str, Any],
+    place: Place | None,
+) -> None:
+    """When inside and outside agree, where the device is cannot matter."""
+    cond = {"type": "COND_GEO", "fences": fences, "inside": branch, "outside": branch}
+    plain = parse_service_policy(branch)
+    got = evaluate(parse_service_policy(cond), **device, place=place)
+    assert got.passed == evaluate(plain, **device).passed
+
+
+@SETTINGS
+@given(
+    BRANCH, BRANCH, st.lists(TERRITORY, min_size=1, max_size=3), POLICY, DEVICE, PLACE
+)
+def test_request_policy_tightens_cond_geo(
+    inside: dict[str, Any],
+    outside: dict[str, Any],
+    fences: list[dict[str, Any]],
+    request: Policy,
+    device: dict[str, Any],
+    place: Place | None,
+) -> None:
+    """A device passing the merged policy passes the COND_GEO policy alone."""
+    cond = {"type": "COND_GEO", "fences": fences, "inside": inside, "outside": outside}
+    service = parse_service_policy(cond)
+    if evaluate(merge(service, request), **device, place=place).passed:
+        assert evaluate(service, **device, place=place).passed
+
+
+MINUTE = st.integers(min_value=0, max_value=1439)
+INSTANT = st.integers(min_value=0, max_value=4_102_444_800)  # 1970..2100
+
+
+def _all_days(start: int, end: int) -> dict[str, Any]:
+    return {
+        "days": [
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+            "Thursday",
+            "Friday",
+            "Saturday",
+            "Sunday",
+        ],
+        "start hour": start // 60,
+        "start minute": start % 60,
+        "end hour": end // 60,
+        "end minute": end % 60,
+        "timezone": "UTC",
+    }
+
+
+@SETTINGS
+@given(MINUTE, MINUTE, INSTANT)
+def test_overnight_window_is_the_complement(a: int, b: int, now: int) -> None:
+    """Every day, [a, b] across midnight holds exactly when [b+1, a-1] does not."""
+    start, end = max(a, b), min(a, b)
+    if start - end < 2:
+        return
+    wrapped = time_window(_all_days(start, end))
+    day = time_window(_all_days(end + 1, start - 1))
+    assert wrapped.holds(now, utc_only) != day.holds(now, utc_only)
+
+
+@SETTINGS
+@given(INSTANT)
+def test_whole_day_window_always_holds(now: int) -> None:
+    """00:00 to 23:59 on every day holds at any instant."""
+    assert time_window(_all_days(0, 1439)).holds(now, utc_only)
