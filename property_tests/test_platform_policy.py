@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from lk_core.platform import PlatformError, Policy, parse_legacy
 from lk_core.platform._policy import (
+    DAYS,
     FACTOR_OF,
     FACTOR_TYPES,
     Fence,
@@ -187,15 +188,7 @@ INSTANT = st.integers(min_value=0, max_value=4_102_444_800)  # 1970..2100
 
 def _all_days(start: int, end: int) -> dict[str, Any]:
     return {
-        "days": [
-            "Monday",
-            "Tuesday",
-            "Wednesday",
-            "Thursday",
-            "Friday",
-            "Saturday",
-            "Sunday",
-        ],
+        "days": [day.title() for day in DAYS],
         "start hour": start // 60,
         "start minute": start % 60,
         "end hour": end // 60,

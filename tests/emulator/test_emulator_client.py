@@ -22,6 +22,7 @@ from lk_core import (
     Unauthorized,
     load_private_key,
 )
+from lk_core.platform._policy import DAYS
 from lk_core.service import (
     AdvancedAuthorizationResponse,
     AuthPolicy,
@@ -305,15 +306,7 @@ def test_time_fence_on_emulator_clock(emulator: Emulator) -> None:
     def window(start: int, end: int) -> dict[str, object]:
         return {
             "name": "hours",
-            "days": [
-                "Monday",
-                "Tuesday",
-                "Wednesday",
-                "Thursday",
-                "Friday",
-                "Saturday",
-                "Sunday",
-            ],
+            "days": [day.title() for day in DAYS],
             "start hour": start // 60 % 24,
             "start minute": start % 60,
             "end hour": end // 60 % 24,
