@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -18,6 +18,7 @@ from lk_io.emulator import _control
 from lk_io.emulator._clock import Clock, system_zone
 from lk_io.emulator._device import EmulatorControl, VirtualDevice
 from lk_io.emulator._entropy import SystemEntropy
+from lk_io.emulator._httpserver import LoopbackServer
 from lk_io.emulator._webhooks import Pending, WebhookSender
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class Emulator:
         self._host, self._port = host, port
         self._stop = threading.Event()
         self._dirty = False
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: LoopbackServer | None = None
         self._threads: list[threading.Thread] = []
         self._store = None
         now = self.clock.seconds()
@@ -121,8 +122,7 @@ class Emulator:
 
     def start(self) -> Emulator:
         handler = type("Handler", (_Handler,), {"emulator": self})
-        self._httpd = ThreadingHTTPServer((self._host, self._port), handler)
-        self._httpd.daemon_threads = True
+        self._httpd = LoopbackServer((self._host, self._port), handler)
         self.platform.qrcode_base = f"{self.base_url}/_emulator/qrcode/"
         httpd = self._httpd
         for target, name in (

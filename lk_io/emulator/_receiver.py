@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
+
+from lk_io.emulator._httpserver import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,7 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = LoopbackServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(
             target=lambda: self._httpd.serve_forever(poll_interval=0.05),
             name="lk-webhook-receiver",
