@@ -1,4 +1,4 @@
-"""Webhook delivery: a bounded queue, one worker, retries with back-off until sent."""
+"""Webhook delivery: a bounded queue, a few workers, retries with back-off."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -26,10 +27,20 @@ log = logging.getLogger(__name__)
 # Seconds before retry n (n = 1, 2, ...): 0.1, 0.2, 0.4 ... capped at 30.
 FIRST_DELAY, MAX_DELAY = 0.1, 30.0
 QUEUE_SIZE = 10_000
+# Deliveries in flight at once. One slow or failing receiver must not hold up every
+# other event behind it; a handful of threads is enough for loopback receivers.
+WORKERS = 8
 
 # (event, jti) -> the signed request. One jti per event, kept across retries: a
 # receiver that acted on a delivery whose answer was lost recognises the retry by it.
 Render = Callable[[Event, str], HttpRequest | None]
+
+
+class _Wake:
+    """Queue marker: a retry was scheduled; recompute the next deadline."""
+
+
+_WAKE = _Wake()
 
 
 @dataclass
@@ -97,7 +108,8 @@ class Pending(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class WebhookSender:
-    """Delivers events in a worker thread; a failing receiver is retried, never skipped.
+    """Delivers events from a few worker threads; a failing receiver is retried, never
+    skipped.
 
     `submit` blocks when the queue is full rather than dropping an event. An event is
     rendered (signed) afresh for each attempt through `render`, with fresh times but
@@ -109,7 +121,7 @@ class WebhookSender:
     def __init__(self, render: Render, *, allow_remote: bool = False) -> None:
         self._render = render
         self._allow_remote = allow_remote
-        self._queue: queue.Queue[Pending | None] = queue.Queue(QUEUE_SIZE)
+        self._queue: queue.Queue[Pending | _Wake | None] = queue.Queue(QUEUE_SIZE)
         self._retry: list[tuple[float, int, Pending]] = []
         self._order = itertools.count()
         self._stats = DeliveryStats()
@@ -119,6 +131,13 @@ class WebhookSender:
         self._closing = threading.Event()
         # Bumped whenever the pending set changes, so the state file is rewritten.
         self.version = 0
+        # One scheduler thread owns the queue and the retry heap; it hands each due
+        # event to a worker, at most WORKERS at a time, so `submit` still blocks when
+        # the queue is full instead of piling events up inside the pool.
+        self._slots = threading.BoundedSemaphore(WORKERS)
+        self._workers = ThreadPoolExecutor(
+            max_workers=WORKERS, thread_name_prefix="lk-emulator-webhook"
+        )
         self._thread = threading.Thread(
             target=self._run, name="lk-emulator-webhooks", daemon=True
         )
@@ -157,19 +176,47 @@ class WebhookSender:
             # A full queue wakes the worker anyway; the flag then stops it.
             self._queue.put_nowait(None)
         self._thread.join(timeout=10)
+        self._workers.shutdown(wait=True, cancel_futures=True)
 
     def _run(self) -> None:
         while not self._closing.is_set():
-            timeout = None
-            if self._retry:
-                timeout = max(0.0, self._retry[0][0] - time.monotonic())
+            due: Pending | None = None
+            timeout: float | None = None
+            with self._lock:
+                if self._retry:
+                    wait = self._retry[0][0] - time.monotonic()
+                    if wait <= 0:
+                        # Due retries go first, so a steady stream of new events
+                        # cannot starve them.
+                        due = heapq.heappop(self._retry)[2]
+                    else:
+                        timeout = wait
+            if due is None:
+                try:
+                    got = self._queue.get(timeout=timeout)
+                except queue.Empty:
+                    continue
+                if got is None or self._closing.is_set():
+                    return
+                if isinstance(got, _Wake):
+                    continue
+                due = got
+            self._slots.acquire()
             try:
-                item = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                item = heapq.heappop(self._retry)[2]
-            if item is None or self._closing.is_set():
+                self._workers.submit(self._attempt_in_slot, due)
+            except RuntimeError:  # the pool is shutting down: it stays pending
+                self._slots.release()
                 return
+
+    def _attempt_in_slot(self, item: Pending) -> None:
+        try:
             self._attempt(item)
+        except Exception:
+            # A bug in rendering must not lose the event: log it and retry later.
+            log.exception("webhook delivery failed unexpectedly; will retry")
+            self._schedule_retry(item)
+        finally:
+            self._slots.release()
 
     def _attempt(self, item: Pending) -> None:
         event = item.event
@@ -188,16 +235,22 @@ class WebhookSender:
         if 200 <= status < 300:
             self._finish(item, dropped=False)
             return
+        log.info("webhook to %s: status %s, will retry", event.url, status)
+        self._schedule_retry(item)
+
+    def _schedule_retry(self, item: Pending) -> None:
         delay = min(MAX_DELAY, FIRST_DELAY * 2 ** (item.attempt - 1))
-        log.info("webhook to %s: status %s, retry in %.1fs", event.url, status, delay)
         retry = msgspec.structs.replace(item, attempt=item.attempt + 1)
         with self._lock:
             self._stats.failures += 1
             self._pending[item.jti] = retry
             self.version += 1
-        heapq.heappush(
-            self._retry, (time.monotonic() + delay, next(self._order), retry)
-        )
+            heapq.heappush(
+                self._retry, (time.monotonic() + delay, next(self._order), retry)
+            )
+        # Wake the scheduler: it may be waiting with no deadline, or a later one.
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(_WAKE)
 
     def _finish(self, item: Pending, *, dropped: bool) -> None:
         with self._idle:
