@@ -200,15 +200,15 @@ def _check_id(found: str, expected: str | None) -> None:
 
 def _response_policy(raw: _RawPolicy) -> AuthorizationResponsePolicy:
     requirement = Requirement(raw.requirement) if raw.requirement else None
+    # Read amount and types whenever they are present, not only for AMOUNT / TYPES:
+    # a conditional-geofence answer reports the branch it applied through them.
     amount = 0
-    if requirement is Requirement.AMOUNT:
-        value = raw.amount if raw.amount is not None else 0
+    if raw.amount is not None:
+        value = raw.amount
         if value < 0 or (isinstance(value, float) and not value.is_integer()):
             raise UnexpectedDeviceResponse("auth_policy.amount is not a count")
         amount = int(value)
-    kinds: set[str] = set()
-    if requirement is Requirement.TYPES:
-        kinds = {kind.lower() for kind in raw.types or ()}
+    kinds = {kind.lower() for kind in raw.types or ()}
     fences: list[Fence] = []
     for item in raw.geofences or ():
         try:

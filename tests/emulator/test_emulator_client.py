@@ -288,6 +288,8 @@ def test_conditional_geofence_answer(emulator: Emulator) -> None:
         assert response.authorized is True
         assert response.policy is not None
         assert response.policy.requirement is Requirement.COND_GEO
+        # Inside Nevada the METHOD_AMOUNT branch applied, and the answer says so.
+        assert response.policy.amount == 2
         assert response.policy.fences == (
             TerritoryFence(country="US", administrative_area="US-NV", name="Nevada"),
         )
