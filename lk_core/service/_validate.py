@@ -22,6 +22,7 @@ __all__ = [
     "MAX_PUSH_BODY",
     "MAX_PUSH_TITLE",
     "MAX_TITLE",
+    "MAX_USERNAME",
     "TTL_RANGE",
     "auth_request_body",
     "check_request_id",
@@ -37,6 +38,9 @@ MAX_TITLE = 200
 MAX_PUSH_TITLE = 200
 MAX_PUSH_BODY = 400
 MAX_DENIAL_TEXT = 400
+# Our own cap, not a published one: a user identifier longer than this is a mistake, and
+# without a cap a huge one only fails after the round trip, as an oversized body.
+MAX_USERNAME = 1024
 
 # Request ids travel in the URL path; allowing only letters, digits, '-' and '_' means
 # a hostile or mistyped id can never add a path segment ("..", "/"), a query or a
@@ -52,11 +56,17 @@ def _text(field: str, value: object, limit: int | None = None) -> str:
         raise InvalidArgument(field, "must be a string")
     if limit is not None and len(value) > limit:
         raise InvalidArgument(field, f"must be at most {limit} characters")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate (e.g. from surrogateescape decoding) has no UTF-8 form.
+            raise InvalidArgument(field, "is not valid Unicode text") from None
     return value
 
 
 def _user(field: str, value: object) -> str:
-    text = _text(field, value)
+    text = _text(field, value, MAX_USERNAME)
     if not text.strip():
         raise InvalidArgument(field, "must not be empty")
     return text
@@ -153,7 +163,11 @@ def auth_request_body(
         body["policy"] = _policy(policy)
     if denial_reasons is not None:
         body["denial_reasons"] = _denial_reasons(denial_reasons)
-    return _encode(body)
+    try:
+        return _encode(body)
+    except UnicodeEncodeError:
+        # Every text field above was checked; only names inside the policy remain.
+        raise InvalidArgument("policy", "has text that is not valid Unicode") from None
 
 
 def session_start_body(

@@ -129,3 +129,47 @@ def test_request_id(rid: object) -> None:
 def test_session_start_without_request_id() -> None:
     """The request id of a session start is optional."""
     assert json.loads(session_start_body("u")) == {"username": "u"}
+
+
+LONE_SURROGATE = "caf\udce9"  # what surrogateescape makes of Latin-1 bytes
+
+
+@pytest.mark.parametrize(
+    ("field", "call"),
+    [
+        ("username", lambda: auth_request_body(LONE_SURROGATE)),
+        ("context", lambda: auth_request_body("u", context=LONE_SURROGATE)),
+        ("title", lambda: auth_request_body("u", title=LONE_SURROGATE)),
+        ("push_body", lambda: auth_request_body("u", push_body=LONE_SURROGATE)),
+        (
+            "denial_reasons.reason",
+            lambda: auth_request_body(
+                "u", denial_reasons=[FRAUD, DenialReason("b", LONE_SURROGATE, False)]
+            ),
+        ),
+        ("username", lambda: session_start_body(LONE_SURROGATE)),
+        ("username", lambda: totp_body(LONE_SURROGATE, "123456")),
+    ],
+)
+def test_text_without_a_utf8_form_is_refused(field: str, call: object) -> None:
+    """A lone surrogate is an InvalidArgument naming the field, not a UnicodeError."""
+    with pytest.raises(InvalidArgument) as caught:
+        call()  # type: ignore[operator]
+    assert caught.value.field == field
+
+
+def test_geofence_name_without_a_utf8_form_is_refused() -> None:
+    """The policy's own texts are covered too."""
+    policy = AuthPolicy()
+    policy.add_geofence(latitude=1.0, longitude=2.0, radius=3.0, name=LONE_SURROGATE)
+    with pytest.raises(InvalidArgument) as caught:
+        auth_request_body("u", policy=policy)
+    assert caught.value.field == "policy"
+
+
+def test_username_length_is_capped() -> None:
+    """A username over 1024 characters is refused before the round trip."""
+    assert json.loads(auth_request_body("u" * 1024))["username"] == "u" * 1024
+    with pytest.raises(InvalidArgument, match="at most 1024") as caught:
+        auth_request_body("u" * 1025)
+    assert caught.value.field == "username"
