@@ -65,6 +65,7 @@ class AsyncServiceClient(ServiceCalls):
         self.transport: AsyncTransport = transport
 
     async def _run(self, call: Call[T]) -> T:
+        self._check_open()
         attempt = 0
         while True:
             plan = call.make(self._view, self._clock())
@@ -140,7 +141,11 @@ class AsyncServiceClient(ServiceCalls):
     handle_advanced_webhook = handle_webhook
 
     async def aclose(self) -> None:
-        """Close the pooled connections of a transport this client created."""
+        """Close the pooled connections of a transport this client created.
+
+        Calls made afterwards raise :class:`UsageError`.
+        """
+        self._closed = True
         if self._owned is not None:
             self._owned.close()
 

@@ -23,6 +23,7 @@ from lk_core import (
     PlatformView,
     PrivateKey,
     TransportError,
+    UsageError,
     load_private_key,
 )
 from lk_core.service import (
@@ -100,6 +101,11 @@ class ServiceCalls:
         self.retries = max(0, retries)
         self.backoff = max(0.0, backoff)
         self._clock = clock
+        self._closed = False
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise UsageError("the client is closed; make a new one")
 
     @property
     def service_id(self) -> str:
@@ -210,6 +216,7 @@ class ServiceClient(ServiceCalls):
         )
 
     def _run(self, call: Call[T]) -> T:
+        self._check_open()
         attempt = 0
         while True:
             plan = call.make(self._view, self._clock())
@@ -311,7 +318,11 @@ class ServiceClient(ServiceCalls):
     handle_advanced_webhook = handle_webhook
 
     def close(self) -> None:
-        """Close the pooled connections of a transport this client created."""
+        """Close the pooled connections of a transport this client created.
+
+        Calls made afterwards raise :class:`UsageError`.
+        """
+        self._closed = True
         if self._owns_transport and isinstance(self.transport, Urllib3Transport):
             self.transport.close()
 

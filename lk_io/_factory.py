@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from lk_core import Entity, PrivateKey
 from lk_io._client import KeyInput, ServiceClient, as_private_key
-from lk_io._transport import DEFAULT_URL, AsyncTransport, Transport
+from lk_io._transport import (
+    DEFAULT_URL,
+    AsyncTransport,
+    Transport,
+    check_transport_options,
+)
 
 if TYPE_CHECKING:
     # Loaded on first use (see make_async_service_client): it brings in asyncio.
@@ -35,6 +40,7 @@ class ServiceFactory:
     ) -> None:
         self.service_id = Entity.service(service_id).id
         self._key = as_private_key(private_key)
+        check_transport_options(url, **options)
         self._extra: list[PrivateKey] = []
         self.url = url
         self._options = options

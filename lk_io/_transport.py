@@ -22,6 +22,7 @@ builds a fresh request; a create, cancel or session call is never repeated.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -30,6 +31,7 @@ from lk_core import (
     Headers,
     HttpRequest,
     HttpResponse,
+    InvalidArgument,
     Plan,
     PlatformView,
     Received,
@@ -82,10 +84,73 @@ class AsyncTransport(Protocol):
         ...
 
 
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>:?\s*")
+
+
+def _describe(exc: Exception) -> str:
+    """urllib3's message without the connection object reprs it embeds."""
+    return _OBJECT_REPR.sub("", str(exc))[:300] or type(exc).__name__
+
+
+def _failed(request: HttpRequest, exc: Exception) -> TransportError:
+    return TransportError(f"{request.method} {request.path}: {_describe(exc)}")
+
+
 def _is_unsigned_get(request: HttpRequest) -> bool:
     if request.method != "GET":
         return False
     return not any(name.lower() == "authorization" for name, _ in request.headers)
+
+
+# Defaults of the options checked below, as Urllib3Transport's signature has them.
+_CHECKED_DEFAULTS: dict[str, Any] = {
+    "connect_timeout": 5.0,
+    "read_timeout": 30.0,
+    "maxsize": 10,
+    "retries": 2,
+    "backoff": 0.25,
+}
+
+
+def check_transport_options(base_url: object, **options: Any) -> None:
+    """Validate a base URL and transport options early (e.g. when a factory is made).
+
+    Raises :class:`InvalidArgument` naming the option; unknown option names are left
+    for the transport's own signature to refuse.
+    """
+    merged = {k: options.get(k, v) for k, v in _CHECKED_DEFAULTS.items()}
+    _check_options(base_url, **merged)
+
+
+def _check_options(
+    base_url: object,
+    *,
+    connect_timeout: object,
+    read_timeout: object,
+    maxsize: object,
+    retries: object,
+    backoff: object,
+) -> None:
+    """Refuse impossible settings when the transport is made, naming the option."""
+    if not isinstance(base_url, str) or not base_url.startswith(
+        ("http://", "https://")
+    ):
+        raise InvalidArgument("url", "must start with http:// or https://")
+    for name, value in (
+        ("connect_timeout", connect_timeout),
+        ("read_timeout", read_timeout),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidArgument(name, "must be a number of seconds")
+        if not 0 < value < float("inf"):
+            raise InvalidArgument(name, "must be more than 0 seconds")
+    for name, value, low in (("maxsize", maxsize, 1), ("retries", retries, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise InvalidArgument(name, f"must be a whole number >= {low}")
+    if isinstance(backoff, bool) or not isinstance(backoff, int | float):
+        raise InvalidArgument("backoff", "must be a number of seconds")
+    if not 0 <= backoff < float("inf"):
+        raise InvalidArgument("backoff", "must be 0 or more seconds")
 
 
 class Urllib3Transport:
@@ -112,8 +177,14 @@ class Urllib3Transport:
         backoff: float = 0.25,
         user_agent: str | None = None,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise ValueError("base_url must start with http:// or https://")
+        _check_options(
+            base_url,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            maxsize=maxsize,
+            retries=retries,
+            backoff=backoff,
+        )
         # urllib3 loads with the first transport rather than with the package (a fifth
         # of its import time); programs with their own transport never load it.
         import urllib3
@@ -180,7 +251,9 @@ class Urllib3Transport:
                 timeout=self._timeout,
             )
         except self._http_error as exc:
-            raise TransportError(f"{request.method} {request.path}: {exc}") from None
+            raise TransportError(
+                f"{request.method} {request.path}: {_describe(exc)}"
+            ) from None
         length = raw.headers.get("Content-Length")
         try:
             body = raw.read(MAX_RESPONSE_BYTES + 1)
@@ -192,7 +265,9 @@ class Urllib3Transport:
             if truncated or len(body) > MAX_RESPONSE_BYTES:
                 raw.close()  # never pool a connection left mid-body
         except self._http_error as exc:
-            raise TransportError(f"{request.method} {request.path}: {exc}") from None
+            raise TransportError(
+                f"{request.method} {request.path}: {_describe(exc)}"
+            ) from None
         finally:
             raw.release_conn()
         if len(body) > MAX_RESPONSE_BYTES:

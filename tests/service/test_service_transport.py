@@ -8,6 +8,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,8 +20,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from lk_core import HttpRequest, TransportError
-from lk_io import AsyncioTransport, Urllib3Transport
+from lk_core import (
+    HttpRequest,
+    InvalidArgument,
+    TransportError,
+    UsageError,
+    generate_private_key,
+    private_key_pem,
+)
+from lk_io import AsyncioTransport, ServiceFactory, Urllib3Transport
 
 Script = Callable[[BaseHTTPRequestHandler], None]
 
@@ -215,8 +223,66 @@ def test_proxy(server: Server) -> None:
 
 def test_base_url_must_be_http() -> None:
     """Only http and https base URLs are accepted."""
-    with pytest.raises(ValueError, match="http"):
+    with pytest.raises(InvalidArgument, match="http") as caught:
         Urllib3Transport("ftp://example")
+    assert caught.value.field == "url"
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("connect_timeout", 0),
+        ("read_timeout", -1),
+        ("read_timeout", float("nan")),
+        ("read_timeout", "30"),
+        ("maxsize", 0),
+        ("retries", -1),
+        ("retries", 1.5),
+        ("backoff", -0.1),
+    ],
+)
+def test_impossible_options_are_refused_when_the_factory_is_made(
+    option: str, value: object
+) -> None:
+    """A factory names the bad option at once, before any client or request exists."""
+    key = private_key_pem(generate_private_key())
+    with pytest.raises(InvalidArgument) as caught:
+        ServiceFactory(
+            str(uuid.uuid4()), key, url="http://127.0.0.1:9", **{option: value}
+        )
+    assert caught.value.field == option
+    with pytest.raises(InvalidArgument):
+        Urllib3Transport("http://127.0.0.1:9", **{option: value})
+
+
+def test_refused_connection_message_has_no_object_reprs() -> None:
+    """The TransportError says what failed, without urllib3's object reprs."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    transport = Urllib3Transport(f"http://127.0.0.1:{port}", retries=0)
+    try:
+        with pytest.raises(TransportError) as caught:
+            transport.send(_get())
+    finally:
+        transport.close()
+    message = str(caught.value)
+    assert message.startswith("GET /public/v3/ping: ")
+    assert "refused" in message.lower()
+    assert " object at 0x" not in message
+
+
+def test_closed_client_refuses_calls() -> None:
+    """After close() every call raises UsageError instead of silently reconnecting."""
+    key = private_key_pem(generate_private_key())
+    client = ServiceFactory(
+        str(uuid.uuid4()), key, url="http://127.0.0.1:9"
+    ).make_service_client()
+    client.close()
+    with pytest.raises(UsageError, match="closed"):
+        client.session_end("someone")
+    with pytest.raises(UsageError, match="closed"):
+        client.handle_webhook(b"{}", {}, "POST", "/hook")
 
 
 def test_asyncio_transport(server: Server) -> None:
