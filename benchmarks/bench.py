@@ -472,7 +472,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", choices=("bench", "import", "memory"))
     parser.add_argument("--ops", default=",".join(OPS), help="comma-separated ops")
     args = parser.parse_args(argv)
-    rounds = args.rounds or (8 if args.quick else 100)
+    rounds = args.rounds or (8 if args.quick else 150)
     target_us = 2000.0 if args.quick else 4000.0
     calls = args.calls or (2000 if args.quick else 10000)
     sizes = [int(b) for b in args.bits.split(",")]
