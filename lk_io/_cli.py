@@ -111,6 +111,11 @@ def _parser() -> argparse.ArgumentParser:
     logout = actions.add_parser("logout", help="end sessions from the device")
     logout.add_argument("device_id")
     logout.add_argument("--service", help="only this service's session")
+    totp = actions.add_parser(
+        "totp",
+        help="give a user a new TOTP secret; prints it and the current code",
+    )
+    totp.add_argument("identifier")
     dev.set_defaults(run=_device)
     return parser
 
@@ -178,6 +183,7 @@ def _emulator(args: argparse.Namespace) -> int:
     print("Add a user with a virtual phone, then answer its requests:")
     print("    lk device add-user alice@example.com")
     print("    lk device approve <device id>       (or: deny --fraud, fail, auto)")
+    print("    lk device totp alice@example.com    (TOTP secret and current code)")
     print()
     print("Press Ctrl-C to stop.")
     sys.stdout.flush()
@@ -229,7 +235,37 @@ def _base_url(args: argparse.Namespace) -> str:
     return f"http://127.0.0.1:{DEFAULT_PORT}"
 
 
+def _new_totp(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Generate a secret through the Directory API, signed with the directory key
+    `lk emulator` wrote, and the code valid now on the emulator's clock."""
+    from lk_core import EntityNotFound
+    from lk_core.platform._totp import code_at
+    from lk_io.emulator import ControlError, DirectoryCalls, EmulatorControl
+
+    folder = Path(args.credentials_dir)
+    summary = json.loads((folder / "credentials.json").read_text())
+    key = (folder / summary["directory_key_file"]).read_text()
+    calls = DirectoryCalls(summary["directory_id"], key, url)
+    try:
+        config = calls.generate_totp(args.identifier)
+    except EntityNotFound:
+        hint = "add one with: lk device add-user"
+        raise ControlError(404, f"no user {args.identifier!r}; {hint}") from None
+    finally:
+        calls.close()
+    now = EmulatorControl(url).now()
+    code = code_at(
+        config["secret"],
+        now,
+        algorithm=config["algorithm"],
+        digits=config["digits"],
+        period=config["period"],
+    )
+    return {"identifier": args.identifier, **config, "code": code}
+
+
 def _device(args: argparse.Namespace) -> int:
+    from lk_core import LaunchKeyError
     from lk_io.emulator import ControlError, EmulatorControl, VirtualDevice
 
     url = _base_url(args)
@@ -241,10 +277,12 @@ def _device(args: argparse.Namespace) -> int:
             result: Any = device.info()
         elif action == "link":
             result = control.link(args.code, **_profile(args)).info()
+        elif action == "totp":
+            result = _new_totp(url, args)
         else:
             device = VirtualDevice(url, args.device_id, "")
             result = _device_action(device, args)
-    except ControlError as exc:
+    except (ControlError, LaunchKeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

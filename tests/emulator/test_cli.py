@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lk_io import ServiceFactory
-from lk_io._cli import main
+from lk_io._cli import _write_credentials, main
 from lk_io.emulator import DirectoryCalls, Emulator
 from lk_io.emulator._demo import StepFailed, Transcript, run_demo
 from lk_io.testing import EmulatorSession, lk_emulator, running_emulator
@@ -172,3 +172,26 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     """`lk` alone explains itself and exits 2."""
     assert main([]) == 2
     assert "demo" in capsys.readouterr().out
+
+
+def test_device_totp(
+    emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`lk device totp` sets a user up for TOTP; the code it prints verifies."""
+    folder = tmp_path / "creds"
+    _write_credentials(emulator, folder)
+    url = ["device", "--url", emulator.base_url, "--credentials-dir", str(folder)]
+    assert main([*url, "add-user", "totp-user"]) == 0
+    capsys.readouterr()
+    assert main([*url, "totp", "totp-user"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["identifier"] == "totp-user"
+    assert len(shown["secret"]) == 32
+    assert len(shown["code"]) == 6
+    creds = emulator.credentials
+    with ServiceFactory(
+        creds.service_id, creds.service_key, url=creds.base_url
+    ).make_service_client() as client:
+        assert client.verify_totp("totp-user", shown["code"]) is True
+    assert main([*url, "totp", "nobody"]) == 1
+    assert capsys.readouterr().err.startswith("error: ")
