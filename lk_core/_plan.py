@@ -57,6 +57,10 @@ CACHE_TIME: Final = 300.0  # seconds the clock offset and the current key stay f
 # Platform keys we remember by id; a platform rotates a few times a year, so this is
 # roomy.
 MAX_PLATFORM_KEYS: Final = 64
+# How long a key id the platform does not know is not asked for again, and how many
+# such ids are remembered.
+MISSING_TIME: Final = 60.0
+MAX_MISSING_KIDS: Final = 256
 
 
 class Send(msgspec.Struct, frozen=True):
@@ -80,6 +84,9 @@ class PlatformView(msgspec.Struct, frozen=True, kw_only=True):
     current_at: float = -math.inf
     offset: float = 0.0
     offset_at: float = -math.inf
+    # Key ids the platform said it does not know, with when it said so (see
+    # platform_key): a forged webhook must not buy one platform request per POST.
+    missing: Mapping[str, float] = msgspec.field(default_factory=dict)
 
     def current_key(self, now: float) -> PublicKey | None:
         """The current encryption key if it was learned less than 300 s ago."""
@@ -103,6 +110,13 @@ class PlatformView(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.structs.replace(
             self, keys=keys, current_kid=key.kid, current_at=current_at
         )
+
+    def with_missing(self, kid: str, now: float) -> PlatformView:
+        missing = {k: t for k, t in self.missing.items() if now - t < MISSING_TIME}
+        if len(missing) >= MAX_MISSING_KIDS:
+            missing.pop(next(iter(missing)))
+        missing[kid] = now
+        return msgspec.structs.replace(self, missing=missing)
 
 
 class Store(msgspec.Struct, frozen=True):
@@ -195,22 +209,35 @@ def ensure_platform(view: PlatformView, now: float) -> Plan[tuple[PlatformView, 
 
 
 def fetch_platform_key(view: PlatformView, kid: str) -> Plan[PlatformView]:
-    """Fetch a platform key by id (named by a response or webhook we must verify)."""
+    """Fetch a platform key by id (named by a response or webhook we must verify).
+
+    A 404 is remembered in the view for 60 s (see :func:`platform_key`).
+    """
     # The kid comes from a header anyone can write and goes into a URL path, where
     # "..", "?", "#" or "%2F" would point the fetch elsewhere. A real kid is the
     # colon-separated MD5 of the key (jose.md 3): accept exactly that shape.
     if not _KID.fullmatch(kid):
         raise UnexpectedAPIResponse(f"platform key id {kid[:64]!r} is malformed")
     got = _received((yield Send(_public_get(f"/public/v3/public-key/{kid}"))))
+    if got.response.status == 404:
+        yield Store(view.with_missing(kid, got.now))
     view = view.with_key(_parse_public_key(got.response, kid))
     yield Store(view)
     return view
 
 
-def platform_key(view: PlatformView, kid: str) -> Plan[PlatformView]:
-    """Make sure the view holds platform key ``kid``, fetching it if needed."""
+def platform_key(view: PlatformView, kid: str, now: float) -> Plan[PlatformView]:
+    """Make sure the view holds platform key ``kid``, fetching it if needed.
+
+    A kid the platform answered 404 for less than 60 s ago is refused at once
+    (:class:`UnexpectedAPIResponse`) without asking again, so that a stream of forged
+    webhooks naming made-up kids cannot make us send one request each.
+    """
     if kid in view.keys:
         return view
+    asked = view.missing.get(kid)
+    if asked is not None and now - asked < MISSING_TIME:
+        raise UnexpectedAPIResponse(f"the platform does not know key {kid!r}")
     return (yield from fetch_platform_key(view, kid))
 
 
@@ -265,9 +292,7 @@ def signed_call(
         raise Unauthorized(None, 401, reason=response.reason or "Unauthorized")
     if response.status >= 500:
         raise ServerError(None, response.status, reason=response.reason)
-    kid = response_kid(response)
-    if kid not in view.keys:
-        view = yield from fetch_platform_key(view, kid)
+    view = yield from platform_key(view, response_kid(response), got.now)
     body = verify_response(
         response,
         signed,

@@ -314,7 +314,7 @@ def _webhook(
     # The clock offset matters here too: the JWT's time claims are platform time.
     view, now = yield from ensure_platform(view, now)
     try:
-        view = yield from platform_key(view, kid)
+        view = yield from platform_key(view, kid, now)
     except UnexpectedAPIResponse as exc:
         raise UnexpectedWebhookRequest(f"webhook signing key: {exc}") from None
     verified = verify_webhook(

@@ -38,7 +38,12 @@ from lk_core import (
     signed_call,
     verify_request,
 )
-from lk_core._plan import CACHE_TIME, ensure_platform, fetch_platform_key
+from lk_core._plan import (
+    CACHE_TIME,
+    MISSING_TIME,
+    ensure_platform,
+    fetch_platform_key,
+)
 from lk_core._plan import platform_key as platform_key_plan
 
 from .support import SVC
@@ -261,6 +266,24 @@ class TestSignedCall:
         with pytest.raises(UnexpectedAPIResponse, match="does not know key"):
             run.call()
 
+    def test_unknown_kid_is_not_asked_again_for_a_minute(
+        self, run: Runner, fake: FakePlatform, platform_key2: PrivateKey
+    ) -> None:
+        """After a 404 for a kid, the same kid is refused without a request for 60 s."""
+        run.call()
+        fake.signer = platform_key2
+        with pytest.raises(UnexpectedAPIResponse):
+            run.call()
+        fake.paths.clear()
+        with pytest.raises(UnexpectedAPIResponse, match="does not know key"):
+            run.call()
+        assert fake.paths == ["/service/v3/auths"]
+        run.now += MISSING_TIME
+        fake.keys[platform_key2.kid] = platform_key2  # the platform learned it since
+        fake.paths.clear()
+        assert run.call()[0] == 201
+        assert f"/public/v3/public-key/{platform_key2.kid}" in fake.paths
+
     def test_fetched_key_must_match_kid(
         self,
         run: Runner,
@@ -463,7 +486,7 @@ class TestPublicEndpoints:
         """platform_key returns at once when the view already holds the key."""
         view = PlatformView().with_key(platform_key.public)
         with pytest.raises(StopIteration) as stop:
-            next(platform_key_plan(view, platform_key.kid))
+            next(platform_key_plan(view, platform_key.kid, 0.0))
         assert stop.value.value is view
 
 
