@@ -148,7 +148,7 @@ class KeyFormatError(UsageError, ValueError):
     """Key bytes could not be loaded as the expected kind of RSA key."""
 
     code = "KEY-FORMAT"
-    hint = "pass an unencrypted RSA key in PEM form (PKCS#1 or PKCS#8 / SPKI)"
+    hint = "pass an unencrypted RSA key in PEM form (private: PKCS#1 or PKCS#8)"
 
 
 class InvalidPrivateKey(KeyFormatError):

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from lk_core._errors import (
     EntityKeyNotFound,
+    EntityNotFound,
     UnexpectedAPIResponse,
     UnexpectedDeviceResponse,
     UnexpectedKeyID,
@@ -246,9 +247,17 @@ def verify_totp_plan(
 def _totp(
     view: PlatformView, creds: Credentials, body: bytes, now: float, new_jti: NewJti
 ) -> Plan[bool]:
-    _, reply = yield from signed_call(
-        view, creds, "POST", TOTP_PATH, body, now=now, new_jti=new_jti
-    )
+    try:
+        _, reply = yield from signed_call(
+            view, creds, "POST", TOTP_PATH, body, now=now, new_jti=new_jti
+        )
+    except EntityNotFound as exc:
+        if exc.error_code != "HTTP-404":
+            raise
+        # A bare 404 here has one meaning (service-api.md 6); say it.
+        raise EntityNotFound(
+            "the user has no TOTP configuration", 404, reason=exc.reason
+        ) from None
     return parse_totp(reply)
 
 

@@ -155,6 +155,15 @@ def test_unknown_user(client: ServiceClient) -> None:
         client.authorization_request("nobody-here")
 
 
+def test_totp_without_configuration(
+    client: ServiceClient, device: VirtualDevice
+) -> None:
+    """verify_totp for a user with no TOTP set up says so in its EntityNotFound."""
+    with pytest.raises(EntityNotFound, match="no TOTP configuration") as caught:
+        client.verify_totp("nobody-with-totp", "123456")
+    assert caught.value.status_code == 404
+
+
 def test_unknown_request(client: ServiceClient) -> None:
     """Polling an unknown id is EntityNotFound."""
     with pytest.raises(EntityNotFound):
