@@ -8,14 +8,27 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 CREDENTIALS_DIR = "lk-emulator-credentials"
 DEFAULT_PORT = 8090
+
+
+class CliError(Exception):
+    """A failure the user can act on: one `error:` line on stderr, exit status 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line too, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,12 +39,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        # Not foreseen, so likely a bug: still one line, the traceback with -v.
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     return result
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (0..65535): {text!r}")
+    return int(text)
+
+
+def _lat_lon(text: str) -> tuple[float, float]:
+    try:
+        lat, lon = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected LAT,LON in degrees, e.g. 27.175,78.0422, not {text!r}"
+        ) from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise argparse.ArgumentTypeError(f"not a place on Earth: {text!r}")
+    return lat, lon
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lk", description="LaunchKey Service Client tools and local emulator."
     )
     parser.add_argument("-v", "--verbose", action="count", default=0)
@@ -44,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
     emu = sub.add_parser("emulator", help="run the local platform emulator")
     emu.add_argument("--host", default="127.0.0.1")
-    emu.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 = any free")
+    emu.add_argument("--port", type=_port, default=DEFAULT_PORT, help="0 = any free")
     emu.add_argument("--state", metavar="FILE", help="SQLite file kept across runs")
     emu.add_argument("--credentials-dir", default=CREDENTIALS_DIR, metavar="DIR")
     emu.add_argument("--callback-url", help="the service's webhook URL")
@@ -122,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _profile_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", help="comma list, e.g. PIN_CODE,FINGERPRINT")
-    p.add_argument("--location", metavar="LAT,LON")
+    p.add_argument("--location", type=_lat_lon, metavar="LAT,LON")
     p.add_argument(
         "--territory",
         metavar="CC[,AREA[,POSTAL]]",
@@ -137,8 +180,7 @@ def _profile(args: argparse.Namespace) -> dict[str, Any]:
     if args.methods:
         out["methods"] = [m.strip().upper() for m in args.methods.split(",")]
     if args.location:
-        lat, lon = (float(x) for x in args.location.split(","))
-        out["location"] = [lat, lon]
+        out["location"] = list(args.location)
     if args.territory:
         parts = [x.strip() or None for x in args.territory.split(",")]
         keys = ("country", "administrative_area", "postal_code")
@@ -156,18 +198,33 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _emulator(args: argparse.Namespace) -> int:
+    import msgspec
+
     from lk_core.platform import DEFAULT_RATE_LIMIT
     from lk_io.emulator import Emulator
 
-    emulator = Emulator(
-        host=args.host,
-        port=args.port,
-        state_file=args.state,
-        callback_url=args.callback_url,
-        rate_limit=None if args.no_rate_limit else DEFAULT_RATE_LIMIT,
-        allow_remote_webhooks=args.allow_remote_webhooks,
-    ).start()
-    folder = _write_credentials(emulator, Path(args.credentials_dir))
+    try:
+        emulator = Emulator(
+            host=args.host,
+            port=args.port,
+            state_file=args.state,
+            callback_url=args.callback_url,
+            rate_limit=None if args.no_rate_limit else DEFAULT_RATE_LIMIT,
+            allow_remote_webhooks=args.allow_remote_webhooks,
+        )
+    except (sqlite3.Error, msgspec.MsgspecError, OSError) as exc:
+        raise CliError(f"cannot use the state file {args.state}: {exc}") from None
+    try:
+        emulator.start()
+    except OSError as exc:
+        emulator.stop()
+        reason = exc.strerror or str(exc)
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
+    try:
+        folder = _write_credentials(emulator, Path(args.credentials_dir))
+    except OSError as exc:
+        emulator.stop()
+        raise CliError(f"cannot write the credentials: {exc}") from None
     creds = emulator.credentials
     print(f"LaunchKey emulator running at {creds.base_url}")
     print(f"Credentials written to {folder}/")
@@ -229,10 +286,24 @@ def _base_url(args: argparse.Namespace) -> str:
         return str(args.url)
     if os.environ.get("LK_EMULATOR_URL"):
         return os.environ["LK_EMULATOR_URL"]
-    path = Path(args.credentials_dir) / "credentials.json"
-    if path.exists():
-        return str(json.loads(path.read_text())["base_url"])
+    if (Path(args.credentials_dir) / "credentials.json").exists():
+        return str(_credentials(args, "base_url")["base_url"])
     return f"http://127.0.0.1:{DEFAULT_PORT}"
+
+
+def _credentials(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """These values from the credentials.json `lk emulator` wrote."""
+    path = Path(args.credentials_dir) / "credentials.json"
+    try:
+        summary = json.loads(path.read_text())
+        values = {name: summary[name] for name in names}
+    except FileNotFoundError:
+        raise CliError(
+            f"no {path}: run this where `lk emulator` runs, or pass --credentials-dir"
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CliError(f"cannot read {path}: {exc!r}") from None
+    return values
 
 
 def _new_totp(url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -242,9 +313,12 @@ def _new_totp(url: str, args: argparse.Namespace) -> dict[str, Any]:
     from lk_core.platform._totp import code_at
     from lk_io.emulator import ControlError, DirectoryCalls, EmulatorControl
 
-    folder = Path(args.credentials_dir)
-    summary = json.loads((folder / "credentials.json").read_text())
-    key = (folder / summary["directory_key_file"]).read_text()
+    summary = _credentials(args, "directory_id", "directory_key_file")
+    key_file = Path(args.credentials_dir) / summary["directory_key_file"]
+    try:
+        key = key_file.read_text()
+    except OSError as exc:
+        raise CliError(f"cannot read the directory key: {exc}") from None
     calls = DirectoryCalls(summary["directory_id"], key, url)
     try:
         config = calls.generate_totp(args.identifier)

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -195,3 +196,48 @@ def test_device_totp(
         assert client.verify_totp("totp-user", shown["code"]) is True
     assert main([*url, "totp", "nobody"]) == 1
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def one_error_line(err: str) -> str:
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_emulator_failures_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A busy port or an unusable state file: one `error:` line and status 1."""
+    creds = ["--credentials-dir", str(tmp_path / "creds")]
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        assert main(["emulator", "--port", port, *creds]) == 1
+    assert "Address already in use" in one_error_line(capsys.readouterr().err)
+    not_a_database = tmp_path / "bad.db"
+    not_a_database.write_text("not a database\n" * 100)
+    missing = tmp_path / "no-such-dir" / "x.db"
+    for state in (not_a_database, missing):
+        assert main(["emulator", "--port", "0", "--state", str(state), *creds]) == 1
+        assert str(state) in one_error_line(capsys.readouterr().err)
+    assert not missing.parent.exists()
+
+
+def test_usage_and_set_up_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad arguments exit 2, missing credentials 1; each is one `error:` line."""
+    for argv in (
+        ["emulator", "--port", "99999"],
+        ["device", "add-user", "u", "--location", "north"],
+        ["device"],
+    ):
+        with pytest.raises(SystemExit) as stopped:
+            main(argv)
+        assert stopped.value.code == 2
+        one_error_line(capsys.readouterr().err)
+    missing = ["device", "--credentials-dir", str(tmp_path / "none"), "totp", "u"]
+    assert main(missing) == 1
+    assert "credentials.json" in one_error_line(capsys.readouterr().err)
