@@ -284,6 +284,8 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 body = self.rfile.read(length) if length else b""
                 status, headers, out = self._answer(body)
+        except ConnectionError:
+            raise  # the client left while sending; LoopbackServer logs it quietly
         except Exception:
             # A bug in the emulator must still answer, not drop the connection: the
             # client then reports a ServerError instead of a network failure.

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from http.server import ThreadingHTTPServer
+from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class LoopbackServer(ThreadingHTTPServer):
@@ -15,3 +20,15 @@ class LoopbackServer(ThreadingHTTPServer):
 
     request_queue_size = 512
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log instead of printing a traceback to stderr as the standard library does.
+
+        A client that gave up (a short read timeout, a closed test) leaves a broken
+        pipe or a reset behind: routine, so DEBUG. Anything else is a fault here.
+        """
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            log.debug("client %s went away: %r", client_address, error)
+        else:
+            log.error("failed serving %s", client_address, exc_info=True)
