@@ -165,7 +165,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _profile_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", help="comma list, e.g. PIN_CODE,FINGERPRINT")
-    p.add_argument("--location", type=_lat_lon, metavar="LAT,LON")
+    p.add_argument(
+        "--location",
+        type=_lat_lon,
+        metavar="LAT,LON",
+        help="where the phone is, in degrees (geofences need one)",
+    )
     p.add_argument(
         "--territory",
         metavar="CC[,AREA[,POSTAL]]",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from lk_io import ServiceFactory
-from lk_io._cli import _write_credentials, main
+from lk_io._cli import _parser, _write_credentials, main
 from lk_io.emulator import DirectoryCalls, Emulator
 from lk_io.emulator._demo import StepFailed, Transcript, run_demo
 from lk_io.testing import EmulatorSession, lk_emulator, running_emulator
@@ -241,3 +243,20 @@ def test_usage_and_set_up_errors_are_one_line(
     missing = ["device", "--credentials-dir", str(tmp_path / "none"), "totp", "u"]
     assert main(missing) == 1
     assert "credentials.json" in one_error_line(capsys.readouterr().err)
+
+
+def test_documented_commands_parse() -> None:
+    """Each `lk` line in the emulator guide and the quick start is a valid command."""
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    parser = _parser()
+    seen = 0
+    for name in ("emulator.md", "quickstart.md"):
+        text = (docs / name).read_text()
+        for lang, block in re.findall(r"```(\w*)\n(.*?)```", text, flags=re.DOTALL):
+            for line in block.splitlines() if lang == "" else ():
+                command = line.split("#", 1)[0].strip()
+                if command.startswith("lk "):
+                    filled = command.replace("<device id>", "some-device")
+                    parser.parse_args(shlex.split(filled)[1:])
+                    seen += 1
+    assert seen >= 14
