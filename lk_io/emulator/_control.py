@@ -196,9 +196,14 @@ def _answer(emu: Emulator, m: re.Match[str], data: Any) -> tuple[int, Any]:
     auth_id = body.get("auth_request")
     if auth_id is None:
         pending = emu.platform.pending_for_device(m["id"], now)
-        if len(pending) != 1:
+        if not pending:
+            raise PlatformError(409, None, "no request is waiting for this device")
+        if len(pending) > 1:
             raise PlatformError(
-                409, None, f"{len(pending)} pending requests; name auth_request"
+                409,
+                None,
+                f"{len(pending)} requests are waiting for this device; name one"
+                " by its auth_request (lk device: --auth)",
             )
         auth_id = pending[0].id
     auth = emu.platform.answer(auth_id, m["id"], _answer_spec(body), now)

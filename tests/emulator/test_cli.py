@@ -88,10 +88,14 @@ def test_device_territory_and_manual_unlink(
 def test_device_command_errors(
     emulator: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An unknown device is a clean error and exit status 1."""
+    """An unknown device, or nothing to approve: a clean error and exit status 1."""
     url = ["device", "--url", emulator.base_url]
     assert main([*url, "show", "no-such-device"]) == 1
     assert "404" in capsys.readouterr().err
+    assert main([*url, "add-user", "cli-idle"]) == 0
+    idle = json.loads(capsys.readouterr().out)["id"]
+    assert main([*url, "approve", idle]) == 1
+    assert "no request is waiting" in one_error_line(capsys.readouterr().err)
 
 
 def test_emulator_command(tmp_path: Path) -> None:
