@@ -9,6 +9,7 @@ threads.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -122,7 +123,13 @@ class ServiceCalls:
 
     @staticmethod
     def _new_jti() -> str:
-        return str(uuid.uuid4())
+        # A random (version 4) UUID, formatted directly: str(uuid.uuid4()) costs four
+        # times as much, on every call.
+        raw = bytearray(os.urandom(16))
+        raw[6] = raw[6] & 0x0F | 0x40
+        raw[8] = raw[8] & 0x3F | 0x80
+        h = raw.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def _retry_delay(self, call: Call[Any], exc: TransportError, attempt: int) -> float:
         """Seconds to wait before running ``call`` again, or raise ``exc``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -30,16 +31,31 @@ __all__ = [
 ]
 
 
+_E = TypeVar("_E", bound="_OpenEnum")
+_WIRE: dict[type[Any], dict[str, Any]] = {}
+
+
 class _OpenEnum(enum.Enum):
     """String enum whose unknown values (any case) become ``OTHER``."""
 
     @classmethod
     def _missing_(cls, value: object) -> _OpenEnum:
         if isinstance(value, str):
-            for member in cls:
-                if member.value == value.upper():
-                    return member
+            member = cls._value2member_map_.get(value.upper())
+            if member is not None:
+                return member  # type: ignore[return-value]  # a member of cls
         return cls["OTHER"]
+
+    @classmethod
+    def from_wire(cls: type[_E], value: str) -> _E:
+        """The member for a wire value, any case; OTHER if unknown. Faster than
+        calling the class, which devices' lower-case values send through _missing_."""
+        table = _WIRE.get(cls)
+        if table is None:
+            table = {m.value: m for m in cls} | {m.value.lower(): m for m in cls}
+            _WIRE[cls] = table
+        member = table.get(value)
+        return member if member is not None else cls(value)
 
 
 class AuthResponseType(_OpenEnum):

@@ -199,7 +199,7 @@ def _check_id(found: str, expected: str | None) -> None:
 
 
 def _response_policy(raw: _RawPolicy) -> AuthorizationResponsePolicy:
-    requirement = Requirement(raw.requirement) if raw.requirement else None
+    requirement = Requirement.from_wire(raw.requirement) if raw.requirement else None
     # Read amount and types whenever they are present, not only for AMOUNT / TYPES:
     # a conditional-geofence answer reports the branch it applied through them.
     amount = 0
@@ -226,8 +226,16 @@ def _response_policy(raw: _RawPolicy) -> AuthorizationResponsePolicy:
 
 
 def _method(raw: _RawMethod) -> AuthMethod:
-    flags = {name: getattr(raw, name) for name in MethodFlags.__struct_fields__}
-    return AuthMethod(method=AuthMethodType(raw.method), **flags)
+    return AuthMethod(
+        method=AuthMethodType.from_wire(raw.method),
+        set=raw.set,
+        active=raw.active,
+        allowed=raw.allowed,
+        supported=raw.supported,
+        user_required=raw.user_required,
+        passed=raw.passed,
+        error=raw.error,
+    )
 
 
 def parse_jwe_response(
@@ -240,8 +248,8 @@ def parse_jwe_response(
     """
     raw = _decode(_JWE, plaintext, UnexpectedDeviceResponse)
     _check_id(raw.auth_request, expected_id)
-    kind = AuthResponseType(raw.type)
-    reason = AuthResponseReason(raw.reason)
+    kind = AuthResponseType.from_wire(raw.type)
+    reason = AuthResponseReason.from_wire(raw.reason)
     policy = _response_policy(raw.auth_policy) if raw.auth_policy is not None else None
     return AdvancedAuthorizationResponse(
         authorization_request_id=raw.auth_request,
