@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 CREDENTIALS_DIR = "lk-emulator-credentials"
 DEFAULT_PORT = 8090
@@ -61,6 +62,19 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _http_url(text: str) -> str:
+    try:
+        parts = urlsplit(text)
+        # Reading .port raises ValueError when the port is not a number in range.
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        valid = valid and (parts.port is None or parts.port >= 0)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+    return text
+
+
 def _lat_lon(text: str) -> tuple[float, float]:
     try:
         lat, lon = (float(x) for x in text.split(","))
@@ -90,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     emu.add_argument("--port", type=_port, default=DEFAULT_PORT, help="0 = any free")
     emu.add_argument("--state", metavar="FILE", help="SQLite file kept across runs")
     emu.add_argument("--credentials-dir", default=CREDENTIALS_DIR, metavar="DIR")
-    emu.add_argument("--callback-url", help="the service's webhook URL")
+    emu.add_argument("--callback-url", type=_http_url, help="the service's webhook URL")
     emu.add_argument(
         "--allow-remote-webhooks",
         action="store_true",
@@ -109,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("device", help="drive virtual devices of a running emulator")
     dev.add_argument(
         "--url",
+        type=_http_url,
         help="emulator base URL (default: $LK_EMULATOR_URL or the credentials file)",
     )
     dev.add_argument("--credentials-dir", default=CREDENTIALS_DIR, metavar="DIR")

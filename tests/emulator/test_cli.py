@@ -238,6 +238,10 @@ def test_usage_and_set_up_errors_are_one_line(
     for argv in (
         ["emulator", "--port", "99999"],
         ["device", "add-user", "u", "--location", "north"],
+        # The unusable state file keeps a missed check from starting to serve.
+        ["emulator", "--callback-url", "host:8000/hook", "--state", "/no/dir/x.db"],
+        ["device", "--url", "127.0.0.1:8090", "show", "d"],
+        ["device", "--url", "http://127.0.0.1:port", "show", "d"],
         ["device"],
     ):
         with pytest.raises(SystemExit) as stopped:
