@@ -28,7 +28,6 @@ import pytest
 
 from lk_core import (
     LaunchKeyError,
-    ProtocolError,
     ServerError,
     TransportError,
     UnexpectedAPIResponse,
