@@ -230,22 +230,30 @@ def _json_object(part: bytes, what: str, error: type[ProtocolError]) -> dict[str
     return value
 
 
-def _jws_parts(token: str | bytes) -> list[bytes]:
+def _compact_parts(
+    token: str | bytes, count: int, limit: int, what: str, error: type[ProtocolError]
+) -> list[bytes]:
+    """Split a compact JWS (3 parts) or JWE (5 parts), refusing it early when it is
+    not ASCII, over ``limit`` bytes, has the wrong number of parts or a huge header."""
     if isinstance(token, str):
         try:
             raw = token.encode("ascii")
         except UnicodeEncodeError:
-            raise InvalidJWTResponse("JWT is not ASCII") from None
+            raise error(f"{what} is not ASCII") from None
     else:
         raw = token if type(token) is bytes else bytes(token)
-    if len(raw) > MAX_TOKEN_BYTES:
-        raise InvalidJWTResponse(f"JWT is {len(raw)} bytes; at most {MAX_TOKEN_BYTES}")
+    if len(raw) > limit:
+        raise error(f"{what} is {len(raw)} bytes; at most {limit}")
     parts = raw.split(b".")
-    if len(parts) != 3:
-        raise InvalidJWTResponse(f"JWT has {len(parts)} parts; expected 3")
+    if len(parts) != count:
+        raise error(f"{what} has {len(parts)} parts; expected {count}")
     if len(parts[0]) > MAX_HEADER_BYTES:
-        raise InvalidJWTResponse("JWT header too large")
+        raise error(f"{what} header too large")
     return parts
+
+
+def _jws_parts(token: str | bytes) -> list[bytes]:
+    return _compact_parts(token, 3, MAX_TOKEN_BYTES, "JWT", InvalidJWTResponse)
 
 
 # Headers that passed the checks below, by their base64url text. The platform signs
@@ -377,21 +385,7 @@ def jwe_seal(
 
 
 def _jwe_parts(token: str | bytes) -> list[bytes]:
-    if isinstance(token, str):
-        try:
-            raw = token.encode("ascii")
-        except UnicodeEncodeError:
-            raise JOSEDecryptError("JWE is not ASCII") from None
-    else:
-        raw = token if type(token) is bytes else bytes(token)
-    if len(raw) > MAX_JWE_BYTES:
-        raise JOSEDecryptError(f"JWE is {len(raw)} bytes; at most {MAX_JWE_BYTES}")
-    parts = raw.split(b".")
-    if len(parts) != 5:
-        raise JOSEDecryptError(f"JWE has {len(parts)} parts; expected 5")
-    if len(parts[0]) > MAX_HEADER_BYTES:
-        raise JOSEDecryptError("JWE header too large")
-    return parts
+    return _compact_parts(token, 5, MAX_JWE_BYTES, "JWE", JOSEDecryptError)
 
 
 # JWE headers that passed the checks below, by their base64url text: (OAEP, kid).
