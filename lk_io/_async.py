@@ -17,7 +17,7 @@ from lk_core.service import (
     DenialReason,
     WebhookEvent,
 )
-from lk_io._client import Call, KeyInput, ServiceCalls
+from lk_io._client import Call, KeyInput, SentLog, ServiceCalls
 from lk_io._transport import DEFAULT_URL, AsyncioTransport, AsyncTransport, run_async
 
 __all__ = ["AsyncServiceClient"]
@@ -59,8 +59,9 @@ class AsyncServiceClient(ServiceCalls):
         )
         self._owned: AsyncioTransport | None = None
         if transport is None:
+            # retries=0: the client is the one retry layer (see _retry_delay).
             self._owned = transport = AsyncioTransport(
-                url, retries=retries, backoff=backoff, **transport_options
+                url, retries=0, backoff=backoff, **transport_options
             )
         self.transport: AsyncTransport = transport
 
@@ -69,13 +70,12 @@ class AsyncServiceClient(ServiceCalls):
         attempt = 0
         while True:
             plan = call.make(self._view, self._clock())
+            sent = SentLog(self.transport.send)
             try:
-                return await run_async(
-                    plan, self.transport.send, self._clock, self._store
-                )
+                return await run_async(plan, sent, self._clock, self._store)
             except TransportError as exc:
                 attempt += 1
-                await asyncio.sleep(self._retry_delay(call, exc, attempt))
+                await asyncio.sleep(self._retry_delay(call, exc, attempt, sent.signed))
 
     async def authorization_request(
         self,

@@ -19,6 +19,7 @@ from lk_core import (
     Credentials,
     Entity,
     Headers,
+    HttpRequest,
     KeyRing,
     Plan,
     PlatformView,
@@ -49,6 +50,7 @@ __all__ = ["ServiceClient"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 KeyInput = PrivateKey | str | bytes
 
@@ -56,6 +58,27 @@ KeyInput = PrivateKey | str | bytes
 def as_private_key(key: KeyInput) -> PrivateKey:
     """A loaded key from a :class:`PrivateKey` or PEM text; InvalidPrivateKey if bad."""
     return key if isinstance(key, PrivateKey) else load_private_key(key)
+
+
+class SentLog(Generic[R]):
+    """Wraps a transport's send; remembers whether a signed request went out.
+
+    A request carrying an Authorization header is signed: once one was sent, the
+    platform may have acted on it, so rerunning the call is no longer always safe.
+    """
+
+    __slots__ = ("_send", "signed")
+
+    def __init__(self, send: Callable[[HttpRequest], R]) -> None:
+        self._send = send
+        self.signed = False
+
+    def __call__(self, request: HttpRequest) -> R:
+        if not self.signed and any(
+            name.lower() == "authorization" for name, _ in request.headers
+        ):
+            self.signed = True
+        return self._send(request)
 
 
 class Call(Generic[T]):
@@ -131,9 +154,19 @@ class ServiceCalls:
         h = raw.hex()
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
-    def _retry_delay(self, call: Call[Any], exc: TransportError, attempt: int) -> float:
-        """Seconds to wait before running ``call`` again, or raise ``exc``."""
-        if not call.safe or not exc.retryable or attempt > self.retries:
+    def _retry_delay(
+        self, call: Call[Any], exc: TransportError, attempt: int, signed_sent: bool
+    ) -> float:
+        """Seconds to wait before running ``call`` again, or raise ``exc``.
+
+        The client is the only retry layer (its own transport does not retry), so
+        ``retries`` is the whole budget. Any call may rerun when the failure came
+        before its signed request went out (a ping or key fetch failed); after that,
+        only calls that are safe to repeat do.
+        """
+        if (signed_sent and not call.safe) or not exc.retryable:
+            raise exc
+        if attempt > self.retries:
             raise exc
         delay = self.backoff * float(2 ** (attempt - 1))
         logger.info("%s failed (%s); retry %d in %.2fs", call.name, exc, attempt, delay)
@@ -218,8 +251,9 @@ class ServiceClient(ServiceCalls):
             clock=clock,
         )
         self._owns_transport = transport is None
+        # retries=0: this client is the one retry layer (see _retry_delay).
         self.transport: Transport = transport or Urllib3Transport(
-            url, retries=retries, backoff=backoff, **transport_options
+            url, retries=0, backoff=backoff, **transport_options
         )
 
     def _run(self, call: Call[T]) -> T:
@@ -227,11 +261,12 @@ class ServiceClient(ServiceCalls):
         attempt = 0
         while True:
             plan = call.make(self._view, self._clock())
+            sent = SentLog(self.transport.send)
             try:
-                return run_sync(plan, self.transport.send, self._clock, self._store)
+                return run_sync(plan, sent, self._clock, self._store)
             except TransportError as exc:
                 attempt += 1
-                time.sleep(self._retry_delay(call, exc, attempt))
+                time.sleep(self._retry_delay(call, exc, attempt, sent.signed))
 
     def authorization_request(
         self,

@@ -13,10 +13,12 @@ signing or JSON. Network failures become :class:`~lk_core.TransportError`.
   a worker thread, so asyncio programs get pooling, TLS and proxies without a second
   HTTP stack; the event loop never blocks.
 
-Only unsigned GETs (``/public/v3/ping`` and the public-key fetches) are retried here.
-A signed request carries a one-time ``jti`` that the platform refuses to see twice, so
-a safe signed call (the authorization-response GET) is retried by the client, which
-builds a fresh request; a create, cancel or session call is never repeated.
+Only unsigned GETs (``/public/v3/ping`` and the public-key fetches) are retried here,
+and only for transports made directly: the clients build theirs with ``retries=0`` and
+are the one retry layer, so that attempts do not multiply. A signed request carries a
+one-time ``jti`` that the platform refuses to see twice, so a safe signed call (the
+authorization-response GET) is retried by the client, which builds a fresh request; a
+create, cancel or session call is never repeated once its signed request went out.
 """
 
 from __future__ import annotations

@@ -405,3 +405,20 @@ def test_forged_webhook_kid_never_steers_a_key_fetch(kid: str) -> None:
         "/public/v3/ping",
         "/public/v3/public-key",
     ]
+
+
+@FLAVOURS
+@pytest.mark.parametrize("call", ["create", "get"])
+def test_retries_are_one_budget_not_a_product(call: str, flavour: str) -> None:
+    """With the platform down from the first ping, a call makes 1 + retries attempts
+    in all (not (1 + retries) squared), and a create whose signed request never went
+    out may be retried like any other call."""
+    with nothing_left_behind():
+        server = HostileServer("reset", public_too=True).start()
+        try:
+            error, _ = run_call(server.url, call, flavour)
+        finally:
+            server.stop()
+    assert isinstance(error, TransportError), repr(error)
+    assert server.count("GET", "/public/v3/ping") == 1 + RETRIES
+    assert server.count("POST", AUTHS) == 0
