@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -297,8 +298,10 @@ class AsyncioTransport:
     """:class:`AsyncTransport` for asyncio: a :class:`Urllib3Transport` in a thread.
 
     Takes the same keyword arguments as :class:`Urllib3Transport`, or an existing one
-    as ``transport``. Requests run in the loop's default executor, which has up to 32
-    threads; the pool keeps as many connections so none is opened only to be dropped.
+    as ``transport``. Requests run on this transport's own threads, as many as the
+    connection pool holds (``maxsize``, 32 by default), so that many requests are in
+    flight at once whatever the machine's core count; the loop's default executor
+    would allow only ``min(32, cores + 4)``. The threads start when first needed.
     """
 
     def __init__(
@@ -310,6 +313,19 @@ class AsyncioTransport:
     ) -> None:
         options.setdefault("maxsize", 32)
         self.sync = transport or Urllib3Transport(base_url, **options)
+        self._workers = options["maxsize"]
+        self._executor: Any = None  # a ThreadPoolExecutor, made on first send
+        self._lock = threading.Lock()
+
+    def _pool(self) -> Any:
+        with self._lock:
+            if self._executor is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self._workers, thread_name_prefix="lk-asyncio-transport"
+                )
+            return self._executor
 
     async def send(self, request: HttpRequest) -> HttpResponse:
         """Send ``request`` without blocking the event loop."""
@@ -318,10 +334,14 @@ class AsyncioTransport:
         import asyncio
 
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self.sync.send, request)
+        return await loop.run_in_executor(self._pool(), self.sync.send, request)
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection and stop the worker threads."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
         self.sync.close()
 
 

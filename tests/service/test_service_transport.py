@@ -359,3 +359,39 @@ def test_tls_is_verified(server: Server, tmp_path: Path) -> None:
     finally:
         untrusting.close()
         trusting.close()
+
+
+IN_FLIGHT = 20  # more than the loop's default executor allows on a 2-core machine (6)
+
+
+def test_asyncio_transport_runs_its_pool_size_at_once(server: Server) -> None:
+    """AsyncioTransport has its own threads: 20 requests are in flight together."""
+    lock = threading.Lock()
+    arrived = threading.Barrier(IN_FLIGHT, timeout=10)
+    state = {"now": 0, "peak": 0}
+
+    def gather(h: BaseHTTPRequestHandler) -> None:
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        try:
+            arrived.wait()  # only returns once all IN_FLIGHT requests are here at once
+        finally:
+            with lock:
+                state["now"] -= 1
+        _ok(h)
+
+    server.script = gather
+    transport = AsyncioTransport(server.url, read_timeout=15)
+
+    async def burst() -> list[int]:
+        replies = await asyncio.gather(
+            *(transport.send(_get()) for _ in range(IN_FLIGHT))
+        )
+        return [reply.status for reply in replies]
+
+    try:
+        assert asyncio.run(burst()) == [200] * IN_FLIGHT
+    finally:
+        transport.close()
+    assert state["peak"] == IN_FLIGHT
