@@ -17,7 +17,13 @@ from lk_core.service import (
     DenialReason,
     WebhookEvent,
 )
-from lk_io._client import Call, KeyInput, SentLog, ServiceCalls
+from lk_io._client import (
+    Call,
+    KeyInput,
+    SentLog,
+    ServiceCalls,
+    _check_transport_options,
+)
 from lk_io._transport import DEFAULT_URL, AsyncioTransport, AsyncTransport, run_async
 
 __all__ = ["AsyncServiceClient"]
@@ -57,6 +63,7 @@ class AsyncServiceClient(ServiceCalls):
             backoff=backoff,
             clock=clock,
         )
+        _check_transport_options(url, transport, transport_options)
         self._owned: AsyncioTransport | None = None
         if transport is None:
             # retries=0: the client is the one retry layer (see _retry_delay).

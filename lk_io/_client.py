@@ -20,6 +20,7 @@ from lk_core import (
     Entity,
     Headers,
     HttpRequest,
+    InvalidArgument,
     KeyRing,
     Plan,
     PlatformView,
@@ -43,7 +44,13 @@ from lk_core.service import (
     verify_totp_plan,
     webhook_plan,
 )
-from lk_io._transport import DEFAULT_URL, Transport, Urllib3Transport, run_sync
+from lk_io._transport import (
+    DEFAULT_URL,
+    Transport,
+    Urllib3Transport,
+    check_transport_options,
+    run_sync,
+)
 
 __all__ = ["ServiceClient"]
 
@@ -58,6 +65,21 @@ KeyInput = PrivateKey | str | bytes
 def as_private_key(key: KeyInput) -> PrivateKey:
     """A loaded key from a :class:`PrivateKey` or PEM text; InvalidPrivateKey if bad."""
     return key if isinstance(key, PrivateKey) else load_private_key(key)
+
+
+def _check_transport_options(
+    url: str, transport: object, options: dict[str, Any]
+) -> None:
+    """Options for the default transport: refused with a transport of the caller's
+    (they would be silently ignored), else checked by name and value."""
+    if transport is not None:
+        if options:
+            raise InvalidArgument(
+                next(iter(options)),
+                "applies to the default transport only; set it on yours",
+            )
+        return
+    check_transport_options(url, **options)
 
 
 class SentLog(Generic[R]):
@@ -250,6 +272,7 @@ class ServiceClient(ServiceCalls):
             backoff=backoff,
             clock=clock,
         )
+        _check_transport_options(url, transport, transport_options)
         self._owns_transport = transport is None
         # retries=0: this client is the one retry layer (see _retry_delay).
         self.transport: Transport = transport or Urllib3Transport(

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 __all__ = ["ServiceFactory"]
 
 
+# Keyword options the clients take themselves (the rest go to their transport).
+# (Extra decryption keys go through add_encryption_private_key.)
+_CLIENT_OPTIONS = frozenset({"retries", "backoff", "clock", "issuer"})
+
+
 class ServiceFactory:
     """Holds a Service's credentials and makes clients for it.
 
@@ -40,7 +45,7 @@ class ServiceFactory:
     ) -> None:
         self.service_id = Entity.service(service_id).id
         self._key = as_private_key(private_key)
-        check_transport_options(url, **options)
+        check_transport_options(url, also=_CLIENT_OPTIONS, **options)
         self._extra: list[PrivateKey] = []
         self.url = url
         self._options = options

@@ -115,12 +115,23 @@ _CHECKED_DEFAULTS: dict[str, Any] = {
 }
 
 
-def check_transport_options(base_url: object, **options: Any) -> None:
+# Keyword options Urllib3Transport takes besides its base URL.
+TRANSPORT_OPTIONS = frozenset(
+    {*_CHECKED_DEFAULTS, "proxy_url", "ca_certs", "ssl_context", "user_agent"}
+)
+
+
+def check_transport_options(
+    base_url: object, *, also: frozenset[str] = frozenset(), **options: Any
+) -> None:
     """Validate a base URL and transport options early (e.g. when a factory is made).
 
-    Raises :class:`InvalidArgument` naming the option; unknown option names are left
-    for the transport's own signature to refuse.
+    Raises :class:`InvalidArgument` naming the option: an impossible value, or a name
+    that is neither a transport option nor one of ``also``.
     """
+    for name in options:
+        if name not in TRANSPORT_OPTIONS and name not in also:
+            raise InvalidArgument(name, "is not an option of the client or transport")
     merged = {k: options.get(k, v) for k, v in _CHECKED_DEFAULTS.items()}
     _check_options(base_url, **merged)
 

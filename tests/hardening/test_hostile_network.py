@@ -212,13 +212,15 @@ def _fds() -> set[str]:
 def nothing_left_behind() -> Iterator[None]:
     """Fail if the block leaves a thread running or a file descriptor open."""
     gc.collect()
-    threads, fds = threading.active_count(), _fds()
+    # Compared by identity, not by count: a thread an earlier test left to finish may
+    # end while this block runs, which says nothing about this block.
+    threads, fds = set(threading.enumerate()), _fds()
     yield
     gc.collect()
     deadline = time.monotonic() + 5
-    while threading.active_count() > threads and time.monotonic() < deadline:
+    while set(threading.enumerate()) - threads and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert threading.active_count() == threads
+    assert not set(threading.enumerate()) - threads
     leaked = _fds() - fds
     assert not leaked, [os.readlink(f"/proc/self/fd/{fd}") for fd in leaked]
 

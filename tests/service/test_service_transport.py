@@ -8,6 +8,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,7 +29,7 @@ from lk_core import (
     generate_private_key,
     private_key_pem,
 )
-from lk_io import AsyncioTransport, ServiceFactory, Urllib3Transport
+from lk_io import AsyncioTransport, ServiceClient, ServiceFactory, Urllib3Transport
 
 Script = Callable[[BaseHTTPRequestHandler], None]
 
@@ -382,6 +383,7 @@ def test_asyncio_transport_runs_its_pool_size_at_once(server: Server) -> None:
         _ok(h)
 
     server.script = gather
+    threads_before = threading.active_count()
     transport = AsyncioTransport(server.url, read_timeout=15)
 
     async def burst() -> list[int]:
@@ -394,4 +396,33 @@ def test_asyncio_transport_runs_its_pool_size_at_once(server: Server) -> None:
         assert asyncio.run(burst()) == [200] * IN_FLIGHT
     finally:
         transport.close()
+        # The server's 20 handler threads end once their kept-alive connections see
+        # the close; wait for that so no thread outlives this test.
+        deadline = time.monotonic() + 10
+        while threading.active_count() > threads_before and time.monotonic() < deadline:
+            time.sleep(0.01)
     assert state["peak"] == IN_FLIGHT
+
+
+def test_unknown_option_names_are_refused_at_once() -> None:
+    """A misspelt option is named when the factory or client is made, not later."""
+    key = private_key_pem(generate_private_key())
+    with pytest.raises(InvalidArgument) as caught:
+        ServiceFactory(str(uuid.uuid4()), key, "http://127.0.0.1:9", read_timout=3)
+    assert caught.value.field == "read_timout"
+    with pytest.raises(InvalidArgument) as caught:
+        ServiceClient(str(uuid.uuid4()), key, url="http://127.0.0.1:9", bogus=1)
+    assert caught.value.field == "bogus"
+
+
+def test_transport_options_with_own_transport_are_refused() -> None:
+    """Options for the default transport next to a transport of one's own would be
+    silently ignored, so they are refused."""
+    key = private_key_pem(generate_private_key())
+    own = Urllib3Transport("http://127.0.0.1:9")
+    try:
+        with pytest.raises(InvalidArgument, match="default transport") as caught:
+            ServiceClient(str(uuid.uuid4()), key, transport=own, read_timeout=1)
+        assert caught.value.field == "read_timeout"
+    finally:
+        own.close()
