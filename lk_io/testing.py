@@ -55,8 +55,13 @@ def running_emulator(
     with Emulator(**emulator_options) as emulator:
         creds = emulator.credentials
         device = emulator.add_user(user)
+        # The client reads the emulator's clock, so control.advance(...) moves both:
+        # tokens stay valid and expiry shows up as it would after real waiting.
         factory = ServiceFactory(
-            creds.service_id, creds.service_key, url=creds.base_url
+            creds.service_id,
+            creds.service_key,
+            url=creds.base_url,
+            clock=emulator.clock.now,
         )
         client = factory.make_service_client()
         try:

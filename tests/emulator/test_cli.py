@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from lk_core import RequestTimedOut
 from lk_io import ServiceFactory
 from lk_io._cli import _parser, _write_credentials, main
 from lk_io.emulator import DirectoryCalls, Emulator
@@ -147,6 +148,22 @@ def test_running_emulator() -> None:
         assert response is not None
         assert response.authorized is True
         assert lk.credentials.base_url == lk.emulator.base_url
+
+
+def test_running_emulator_client_follows_the_emulator_clock() -> None:
+    """After control.advance(...) the ready client still signs valid requests, and a
+    request left pending past its ttl reads as timed out."""
+    with running_emulator(user="clock@example.com") as lk:
+        request = lk.client.authorization_request(lk.user, ttl=60)
+        lk.control.advance(61)
+        with pytest.raises(RequestTimedOut):
+            lk.client.get_advanced_authorization_response(request.auth_request)
+        request = lk.client.authorization_request(lk.user)
+        lk.device.approve()
+        lk.control.advance(120)
+        response = lk.client.get_advanced_authorization_response(request.auth_request)
+        assert response is not None
+        assert response.authorized is True
 
 
 def test_fixture(lk_emulator: EmulatorSession) -> None:
