@@ -1,9 +1,11 @@
 """Receive LaunchKey service webhooks in Starlette (or FastAPI) with the async client.
 
 ``await client.handle_webhook(...)`` verifies the signature, method, path and body hash
-and decodes the event without blocking the event loop. It raises a ``LaunchKeyError``
-for anything forged, stale or corrupt; answer those with 4xx. In FastAPI the same body
-works inside ``@app.post("/webhook")`` taking ``request: Request``.
+and decodes the event. A key fetch, when one is needed, does not block the event loop;
+the signature check and decryption (about a millisecond at RSA-2048) run on it. It
+raises a ``LaunchKeyError`` for anything forged, stale or corrupt; answer those with
+4xx. In FastAPI the same body works inside ``@app.post("/webhook")`` taking
+``request: Request``.
 
 Run it::
 
