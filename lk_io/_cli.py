@@ -162,7 +162,11 @@ def _parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--auth", dest="auth_request", help="request id")
         if p is not approve:
-            p.add_argument("--reason", help="denial reason id, or failure reason")
+            p.add_argument(
+                "--reason",
+                help="denial reason id, or failure reason (POLICY, PERMISSION, "
+                "AUTHENTICATION, CONFIGURATION, BUSY_LOCAL, SENSOR)",
+            )
         if p in (deny, auto):
             p.add_argument("--fraud", action="store_true", help="deny as fraud")
         _profile_args(p)

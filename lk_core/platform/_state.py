@@ -744,7 +744,9 @@ class Platform:
             )
         if spec.action == "fail":
             if spec.fail_reason not in FAIL_REASONS:
-                raise PlatformError.field("fail_reason", "unknown failure reason")
+                raise PlatformError.field(
+                    "fail_reason", f"must be one of {', '.join(FAIL_REASONS)}"
+                )
             methods = _policy.auth_methods(
                 policy, methods_set=methods_set, used=(), verdict=None
             )

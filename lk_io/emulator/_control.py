@@ -52,7 +52,11 @@ def handle(emu: Emulator, method: str, path: str, body: bytes) -> tuple[int, byt
                 events = emu.after_change()
             emu.send(events)
         except PlatformError as err:
-            return err.status, _json.dumps({"error": str(err.detail or err.status)})
+            detail = err.detail or err.status
+            if isinstance(detail, dict):
+                # A field-keyed detail ({"fail_reason": "..."}) reads as a sentence.
+                detail = "; ".join(f"{k}: {v}" for k, v in detail.items())
+            return err.status, _json.dumps({"error": str(detail)})
         except (msgspec.ValidationError, TypeError, ValueError) as err:
             return 400, _json.dumps({"error": str(err)})
         return status, _json.dumps(result)
@@ -195,6 +199,8 @@ def _answer(emu: Emulator, m: re.Match[str], data: Any) -> tuple[int, Any]:
     now = emu.clock.seconds()
     auth_id = body.get("auth_request")
     if auth_id is None:
+        if m["id"] not in emu.platform.devices:
+            raise PlatformError(404, None, "device not found")
         pending = emu.platform.pending_for_device(m["id"], now)
         if not pending:
             raise PlatformError(409, None, "no request is waiting for this device")
