@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterable
+import weakref
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
-from lk_core import Entity, Headers, TransportError
+from lk_core import Entity, Headers, HttpRequest, HttpResponse, TransportError
+from lk_core._plan import ensure_platform
 from lk_core.service import (
     AdvancedAuthorizationResponse,
     AuthorizationRequest,
@@ -71,14 +73,38 @@ class AsyncServiceClient(ServiceCalls):
                 url, retries=0, backoff=backoff, **transport_options
             )
         self.transport: AsyncTransport = transport
+        self._refresh_locks: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Lock
+        ] = weakref.WeakKeyDictionary()
+
+    async def _refresh(
+        self, send: Callable[[HttpRequest], Awaitable[HttpResponse]]
+    ) -> None:
+        # One task refreshes the clock offset and platform key while the others wait,
+        # instead of each cold call sending its own ping and key fetch. One lock per
+        # event loop: an asyncio lock belongs to the loop it was first used on.
+        loop = asyncio.get_running_loop()
+        lock = self._refresh_locks.get(loop)
+        if lock is None:
+            lock = self._refresh_locks[loop] = asyncio.Lock()
+        async with lock:
+            if self._stale():
+                plan = ensure_platform(self._view, self._clock())
+                await run_async(plan, send, self._clock, self._store)
 
     async def _run(self, call: Call[T]) -> T:
         self._check_open()
         attempt = 0
         while True:
-            plan = call.make(self._view, self._clock())
             sent = SentLog(self.transport.send)
             try:
+                # Made first: a plan checks its arguments when made, so a bad call
+                # sends nothing, not even a ping.
+                plan = call.make(self._view, self._clock())
+                if self._stale():
+                    plan.close()
+                    await self._refresh(sent)
+                    plan = call.make(self._view, self._clock())
                 return await run_async(plan, sent, self._clock, self._store)
             except TransportError as exc:
                 attempt += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -20,6 +21,7 @@ from lk_core import (
     Entity,
     Headers,
     HttpRequest,
+    HttpResponse,
     InvalidArgument,
     KeyRing,
     Plan,
@@ -29,6 +31,7 @@ from lk_core import (
     UsageError,
     load_private_key,
 )
+from lk_core._plan import ensure_platform
 from lk_core.service import (
     AdvancedAuthorizationResponse,
     AuthorizationRequest,
@@ -166,6 +169,11 @@ class ServiceCalls:
     def _store(self, view: PlatformView) -> None:
         self._view = view
 
+    def _stale(self) -> bool:
+        """Whether the next call would first have to ping or fetch the current key."""
+        now, view = self._clock(), self._view
+        return not view.time_fresh(now) or view.current_key(now) is None
+
     @staticmethod
     def _new_jti() -> str:
         # A random (version 4) UUID, formatted directly: str(uuid.uuid4()) costs four
@@ -278,14 +286,29 @@ class ServiceClient(ServiceCalls):
         self.transport: Transport = transport or Urllib3Transport(
             url, retries=0, backoff=backoff, **transport_options
         )
+        self._refresh_lock = threading.Lock()
+
+    def _refresh(self, send: Callable[[HttpRequest], HttpResponse]) -> None:
+        # One thread refreshes the clock offset and platform key while the others
+        # wait, instead of each cold call sending its own ping and key fetch.
+        with self._refresh_lock:
+            if self._stale():
+                plan = ensure_platform(self._view, self._clock())
+                run_sync(plan, send, self._clock, self._store)
 
     def _run(self, call: Call[T]) -> T:
         self._check_open()
         attempt = 0
         while True:
-            plan = call.make(self._view, self._clock())
             sent = SentLog(self.transport.send)
             try:
+                # Made first: a plan checks its arguments when made, so a bad call
+                # sends nothing, not even a ping.
+                plan = call.make(self._view, self._clock())
+                if self._stale():
+                    plan.close()
+                    self._refresh(sent)
+                    plan = call.make(self._view, self._clock())
                 return run_sync(plan, sent, self._clock, self._store)
             except TransportError as exc:
                 attempt += 1
