@@ -52,6 +52,7 @@ from lk_io._transport import (
     Transport,
     Urllib3Transport,
     check_transport_options,
+    is_signed,
     run_sync,
 )
 
@@ -99,9 +100,7 @@ class SentLog(Generic[R]):
         self.signed = False
 
     def __call__(self, request: HttpRequest) -> R:
-        if not self.signed and any(
-            name.lower() == "authorization" for name, _ in request.headers
-        ):
+        if not self.signed and is_signed(request):
             self.signed = True
         return self._send(request)
 

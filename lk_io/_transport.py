@@ -99,10 +99,13 @@ def _failed(request: HttpRequest, exc: Exception) -> TransportError:
     return TransportError(f"{request.method} {request.path}: {_describe(exc)}")
 
 
+def is_signed(request: HttpRequest) -> bool:
+    """Whether the request carries a signed JWT (an Authorization header)."""
+    return any(name.lower() == "authorization" for name, _ in request.headers)
+
+
 def _is_unsigned_get(request: HttpRequest) -> bool:
-    if request.method != "GET":
-        return False
-    return not any(name.lower() == "authorization" for name, _ in request.headers)
+    return request.method == "GET" and not is_signed(request)
 
 
 # Defaults of the options checked below, as Urllib3Transport's signature has them.
