@@ -28,7 +28,8 @@ import re
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from functools import partial
+from typing import Any, Generic, Protocol, TypeVar
 
 from lk_core import (
     Headers,
@@ -41,9 +42,6 @@ from lk_core import (
     Send,
     TransportError,
 )
-
-if TYPE_CHECKING:
-    import urllib3
 
 __all__ = [
     "DEFAULT_URL",
@@ -153,6 +151,9 @@ def _check_options(
         ("http://", "https://")
     ):
         raise InvalidArgument("url", "must start with http:// or https://")
+    if "?" in base_url or "#" in base_url:
+        # Request paths are appended to the base URL; a query there has no place.
+        raise InvalidArgument("url", "must not have a query or fragment")
     for name, value in (
         ("connect_timeout", connect_timeout),
         ("read_timeout", read_timeout),
@@ -210,23 +211,43 @@ class Urllib3Transport:
         self.base_url = base_url.rstrip("/")
         self.retries = max(0, retries)
         self.backoff = max(0.0, backoff)
-        self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         self._user_agent = user_agent
+        try:
+            origin = urllib3.util.parse_url(self.base_url)
+        except self._http_error:
+            raise InvalidArgument("url", "is not a valid URL") from None
+        if not origin.host:
+            raise InvalidArgument("url", "names no host")
         pool_args: dict[str, Any] = {
             "maxsize": maxsize,
-            "timeout": self._timeout,
-            "retries": False,
-            "cert_reqs": "CERT_REQUIRED",
+            "timeout": urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+            # One shared "never retry" rule: urllib3 would build one per request.
+            "retries": urllib3.Retry(total=False, redirect=False),
         }
+        tls_args: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
         if ca_certs is not None:
-            pool_args["ca_certs"] = ca_certs
+            tls_args["ca_certs"] = ca_certs
         if ssl_context is not None:
-            pool_args["ssl_context"] = ssl_context
-        self._pool: urllib3.PoolManager
+            tls_args["ssl_context"] = ssl_context
+        # urllib3 1.26 ships untyped; its 2.x types agree with how it is called here.
+        self._make_pool: Callable[[], Any]
+        self._proxied = proxy_url is not None
         if proxy_url is not None:
-            self._pool = urllib3.ProxyManager(proxy_url, **pool_args)
+            # A proxy is told the whole URL of each request.
+            self._prefix = self.base_url
+            self._make_pool = partial(
+                urllib3.ProxyManager, proxy_url, **pool_args, **tls_args
+            )
         else:
-            self._pool = urllib3.PoolManager(**pool_args)
+            # One pool for the one origin, asked for paths only: a PoolManager would
+            # parse every URL twice to find the pool there is only one of.
+            self._prefix = origin.path or ""
+            if origin.scheme == "https":
+                pool_args.update(tls_args)  # plain-http pools refuse TLS options
+            self._make_pool = partial(
+                urllib3.connection_from_url, self.base_url, **pool_args
+            )
+        self._pool: Any = self._make_pool()
 
     def send(self, request: HttpRequest) -> HttpResponse:
         """Send once (unsigned GETs: up to ``1 + retries`` times on network failure)."""
@@ -253,24 +274,19 @@ class Urllib3Transport:
         headers = dict(request.headers)
         if self._user_agent is not None:
             headers["User-Agent"] = self._user_agent
-        url = self.base_url + request.path
-        # urllib3 1.26 ships untyped; its 2.x types agree with how it is called here.
-        urlopen: Callable[..., Any] = self._pool.urlopen
         try:
-            raw = urlopen(
+            # Timeouts and the no-retry rule are the pool's own defaults.
+            raw = self._pool.urlopen(
                 request.method,
-                url,
+                self._prefix + request.path,
                 body=request.body or None,
                 headers=headers,
                 redirect=False,
-                retries=False,
+                assert_same_host=False,
                 preload_content=False,
-                timeout=self._timeout,
             )
         except self._http_error as exc:
-            raise TransportError(
-                f"{request.method} {request.path}: {_describe(exc)}"
-            ) from None
+            raise _failed(request, exc) from None
         length = raw.headers.get("Content-Length")
         try:
             body = raw.read(MAX_RESPONSE_BYTES + 1)
@@ -282,9 +298,7 @@ class Urllib3Transport:
             if truncated or len(body) > MAX_RESPONSE_BYTES:
                 raw.close()  # never pool a connection left mid-body
         except self._http_error as exc:
-            raise TransportError(
-                f"{request.method} {request.path}: {_describe(exc)}"
-            ) from None
+            raise _failed(request, exc) from None
         finally:
             raw.release_conn()
         if len(body) > MAX_RESPONSE_BYTES:
@@ -303,9 +317,14 @@ class Urllib3Transport:
         )
 
     def close(self) -> None:
-        """Close every pooled connection."""
-        clear: Callable[[], None] = self._pool.clear
-        clear()
+        """Close every pooled connection; a later request opens new ones."""
+        # A closed urllib3 pool refuses further requests, so a fresh one takes its
+        # place, as a PoolManager's clear() would allow.
+        pool, self._pool = self._pool, self._make_pool()
+        if self._proxied:
+            pool.clear()
+        else:
+            pool.close()
 
 
 class AsyncioTransport:
