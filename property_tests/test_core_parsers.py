@@ -124,6 +124,26 @@ def test_b64url_decode(data: bytes | str) -> None:
     assert _b64(out).encode() == raw  # what it accepts is canonical
 
 
+# Text near base64url: its alphabet plus what JSON and the standard alphabet give
+# meaning to (escapes, quotes, padding), to find any second spelling it would accept.
+NEAR_B64 = st.text(
+    alphabet=st.sampled_from('AQgwZm9v-_+/=\\"u0Ab5 \n'),
+    max_size=24,
+)
+
+
+@SETTINGS
+@given(text=NEAR_B64)
+def test_b64url_decode_near_misses(text: str) -> None:
+    """Only the canonical spelling decodes; it agrees with the stdlib decoder."""
+    try:
+        out = b64url_decode(text)
+    except ValueError:
+        return
+    assert _b64(out) == text
+    assert base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)) == out
+
+
 @SETTINGS
 @given(data=INPUTS | TEXTS)
 def test_json_loads(data: bytes | str) -> None:

@@ -33,7 +33,21 @@ class TestB64url:
         with pytest.raises(ValueError, match="non-canonical"):
             b64url_decode(text)
 
-    @pytest.mark.parametrize("text", ["Zm+v", "Zm/v", "Zm v", "Zm\nv", "Zm.v", "é"])
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Zm+v",
+            "Zm/v",
+            "Zm v",
+            "Zm\nv",
+            "Zm.v",
+            "é",
+            "\\u005A",
+            'Zm"v',
+            "Zm\\/v",
+            "\\u0041" * 4,
+        ],
+    )
     def test_bad_alphabet_refused(self, text: str) -> None:
         """Standard-alphabet, whitespace and non-ASCII characters are refused."""
         with pytest.raises(ValueError, match="not base64url"):
