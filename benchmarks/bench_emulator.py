@@ -20,6 +20,12 @@ One line of output:
 
     EMULATOR flows=<n> flows_per_s=<x> client_us_per_flow=<c> floor_us_per_flow=<f>
         client_vs_floor=<r>                                  (one line in the output)
+
+With ``--split`` the client's transport is timed as well (its own thread CPU inside
+``send``: urllib3, ``http.client`` and the kernel's loopback work), and a second line
+follows:
+
+    TRANSPORT transport_us_per_flow=<t> rest_us_per_flow=<c - t>
 """
 
 from __future__ import annotations
@@ -79,6 +85,21 @@ class Recorder:
         response = self.inner.send(request)
         self.pairs.append((request, response))
         return response
+
+
+class Timed:
+    """A transport that adds the thread CPU spent in each send to ``spent``."""
+
+    def __init__(self, inner: Urllib3Transport) -> None:
+        self.inner = inner
+        self.spent = 0
+
+    def send(self, request: HttpRequest) -> HttpResponse:
+        start = time.thread_time_ns()
+        try:
+            return self.inner.send(request)
+        finally:
+            self.spent += time.thread_time_ns() - start
 
 
 def flow(client: ServiceClient, device: Any, spent: list[int]) -> None:
@@ -148,6 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--flows", type=int, help="timed flows (default 300)")
     parser.add_argument("--quick", action="store_true", help="60 flows")
+    parser.add_argument("--split", action="store_true", help="time the transport too")
     args = parser.parse_args(argv)
     flows = args.flows or (60 if args.quick else 300)
 
@@ -164,15 +186,21 @@ def main(argv: list[str] | None = None) -> None:
         calibrating = ServiceClient(service_id, service_pem, transport=recorder)
         flow(calibrating, device, [])
         floor = floor_of(recorder.pairs, service_pem)
-        client = ServiceClient(service_id, service_pem, url=base_url)
+        # Without --split the client builds its own transport, as programs do.
+        timed = Timed(Urllib3Transport(base_url, retries=0))
+        own = {"transport": timed} if args.split else {"url": base_url}
+        client = ServiceClient(service_id, service_pem, **own)
         for _ in range(5):  # connections, clock offset and platform key
             flow(client, device, [])
         spent: list[int] = []
+        in_transport: list[int] = []
         floors: list[float] = []
         ratios: list[float] = []
         started = time.perf_counter()
         for _ in range(flows):
+            before = timed.spent
             flow(client, device, spent)
+            in_transport.append(timed.spent - before)
             t0 = time.thread_time_ns()
             floor()
             floors.append(time.thread_time_ns() - t0)
@@ -190,6 +218,14 @@ def main(argv: list[str] | None = None) -> None:
         f"client_vs_floor={statistics.median(ratios):.3f}",
         flush=True,
     )
+    if args.split:
+        transport_us = statistics.median(in_transport) / 1000
+        rest = statistics.median(map(int.__sub__, spent, in_transport))
+        print(
+            f"TRANSPORT transport_us_per_flow={transport_us:.0f} "
+            f"rest_us_per_flow={rest / 1000:.0f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
