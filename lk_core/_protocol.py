@@ -407,17 +407,24 @@ def _webhook_token(headers: Headers) -> str:
     return token.strip()
 
 
-def webhook_kid(headers: Headers | HeadersInput) -> str:
-    """The platform key id a webhook's JWT names.
+def webhook_jws(headers: Headers) -> UnverifiedJWS:
+    """A webhook's JWT, parsed but not verified, naming a kid.
 
-    Only the JWT header is read (:func:`verify_webhook` parses the rest once).
+    Raises WebhookAuthorizationError (no JWT) or UnexpectedWebhookRequest.
     """
     try:
-        kid = jws_kid(_webhook_token(_headers(headers)))
+        jws = jws_parse(_webhook_token(headers))
     except InvalidJWTResponse as exc:
         raise UnexpectedWebhookRequest(str(exc)) from None
-    if kid is None:
+    if jws.kid is None:
         raise UnexpectedWebhookRequest("webhook JWT has no kid")
+    return jws
+
+
+def webhook_kid(headers: Headers | HeadersInput) -> str:
+    """The platform key id a webhook's JWT names."""
+    kid = webhook_jws(_headers(headers)).kid
+    assert kid is not None  # webhook_jws refuses a JWT without one
     return kid
 
 
@@ -451,10 +458,37 @@ def verify_webhook(
     :class:`UnexpectedWebhookRequest` (any JWT or claim failure, the message says
     which), :class:`UnableToDecryptWebhookRequest` or :class:`EntityKeyNotFound`.
     """
-    hdrs = _headers(headers)
-    token = _webhook_token(hdrs)
+    return verify_webhook_jws(
+        webhook_jws(_headers(headers)),
+        body,
+        method,
+        path,
+        audience=audience,
+        subject=subject,
+        platform_keys=platform_keys,
+        keyring=keyring,
+        now=now,
+    )
+
+
+def verify_webhook_jws(
+    jws: UnverifiedJWS,
+    body: bytes,
+    method: str | None,
+    path: str | None,
+    *,
+    audience: Entity,
+    subject: Entity | None,
+    platform_keys: Mapping[str, PublicKey],
+    keyring: KeyRing,
+    now: int,
+) -> WebhookRequest:
+    """:func:`verify_webhook` of a JWT already read by :func:`webhook_jws`."""
     try:
-        jws = _verified(token, platform_keys, InvalidJWTResponse)
+        key = platform_keys.get(jws.kid or "")
+        if key is None:
+            raise InvalidJWTResponse(f"token names unknown platform key {jws.kid!r}")
+        jws_verify(jws, key)
         claims = jws.claims
         _check_platform_claims(
             claims, str(audience), None if subject is None else str(subject), now

@@ -169,7 +169,10 @@ class AsyncServiceClient(ServiceCalls):
         path: str | None = None,
     ) -> WebhookEvent:
         """See :meth:`ServiceClient.handle_webhook`."""
-        return await self._run(self._c_webhook(body, headers, method, path))
+        event = self._read_webhook(body, headers, method, path)
+        if event is None:
+            event = await self._run(self._c_webhook(body, headers, method, path))
+        return event
 
     handle_advanced_webhook = handle_webhook
 

@@ -42,6 +42,7 @@ from lk_core.service import (
     cancel_auth_plan,
     create_auth_plan,
     get_auth_response_plan,
+    read_webhook,
     session_end_plan,
     session_start_plan,
     verify_totp_plan,
@@ -231,6 +232,15 @@ class ServiceCalls:
     def _c_totp(self, user: object, otp: object) -> Call[bool]:
         return self._call("verify_totp", verify_totp_plan, user, otp)
 
+    def _read_webhook(
+        self, body: object, headers: object, method: str | None, path: str | None
+    ) -> WebhookEvent | None:
+        """The event when no fetch is needed first (the usual case), else None."""
+        self._check_open()
+        return read_webhook(
+            self._view, self._creds, body, headers, method, path, now=self._clock()
+        )
+
     def _c_webhook(
         self, body: object, headers: object, method: str | None, path: str | None
     ) -> Call[WebhookEvent]:
@@ -400,7 +410,10 @@ class ServiceClient(ServiceCalls):
         malformed session-end body), UnableToDecryptWebhookRequest, EntityKeyNotFound,
         UnexpectedAuthorizationResponse, UnexpectedDeviceResponse.
         """
-        return self._run(self._c_webhook(body, headers, method, path))
+        event = self._read_webhook(body, headers, method, path)
+        if event is None:
+            event = self._run(self._c_webhook(body, headers, method, path))
+        return event
 
     handle_advanced_webhook = handle_webhook
 

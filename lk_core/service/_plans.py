@@ -21,7 +21,7 @@ from lk_core._errors import (
     UnexpectedWebhookRequest,
 )
 from lk_core._http import Headers, HeadersInput
-from lk_core._jose import JOSEDecryptError, jwe_decrypt, legacy_decrypt
+from lk_core._jose import JOSEDecryptError, UnverifiedJWS, jwe_decrypt, legacy_decrypt
 from lk_core._keys import KeyRing
 from lk_core._plan import (
     Credentials,
@@ -31,7 +31,7 @@ from lk_core._plan import (
     platform_key,
     signed_call,
 )
-from lk_core._protocol import verify_webhook, webhook_kid
+from lk_core._protocol import verify_webhook_jws, webhook_jws
 from lk_core.service._entities import (
     AdvancedAuthorizationResponse,
     AuthorizationRequest,
@@ -61,6 +61,7 @@ __all__ = [
     "create_auth_plan",
     "decode_auth_response",
     "get_auth_response_plan",
+    "read_webhook",
     "session_end_plan",
     "session_start_plan",
     "verify_totp_plan",
@@ -305,29 +306,67 @@ def webhook_plan(
     UnexpectedAuthorizationResponse, UnexpectedDeviceResponse or UnexpectedKeyID.
     """
     raw = _webhook_body(body)
-    hdrs = _webhook_headers(headers)
-    kid = webhook_kid(hdrs)
-    return _webhook(view, creds, raw, hdrs, method, path, kid, now)
+    jws = webhook_jws(_webhook_headers(headers))
+    return _webhook(view, creds, raw, jws, method, path, now)
+
+
+def read_webhook(
+    view: PlatformView,
+    creds: Credentials,
+    body: object,
+    headers: HeadersInput | Headers | object,
+    method: str | None = None,
+    path: str | None = None,
+    *,
+    now: float,
+) -> WebhookEvent | None:
+    """:func:`webhook_plan` without the plan, when nothing has to be fetched first.
+
+    Returns the event, or ``None`` when the view's clock offset or current key is stale
+    or it lacks the key that signed the webhook; then run :func:`webhook_plan`, which
+    fetches them. Same checks, same errors. A long-lived receiver takes this path for
+    almost every webhook, without a generator or a runner around it.
+    """
+    raw = _webhook_body(body)
+    jws = webhook_jws(_webhook_headers(headers))
+    if (
+        jws.kid not in view.keys
+        or not view.time_fresh(now)
+        or view.current_key(now) is None
+    ):
+        return None
+    return _read_webhook(view, creds, raw, jws, method, path, now)
 
 
 def _webhook(
     view: PlatformView,
     creds: Credentials,
     body: bytes,
-    headers: Headers,
+    jws: UnverifiedJWS,
     method: str | None,
     path: str | None,
-    kid: str,
     now: float,
 ) -> Plan[WebhookEvent]:
     # The clock offset matters here too: the JWT's time claims are platform time.
     view, now = yield from ensure_platform(view, now)
     try:
-        view = yield from platform_key(view, kid, now)
+        view = yield from platform_key(view, jws.kid or "", now)
     except UnexpectedAPIResponse as exc:
         raise UnexpectedWebhookRequest(f"webhook signing key: {exc}") from None
-    verified = verify_webhook(
-        headers,
+    return _read_webhook(view, creds, body, jws, method, path, now)
+
+
+def _read_webhook(
+    view: PlatformView,
+    creds: Credentials,
+    body: bytes,
+    jws: UnverifiedJWS,
+    method: str | None,
+    path: str | None,
+    now: float,
+) -> WebhookEvent:
+    verified = verify_webhook_jws(
+        jws,
         body,
         method,
         path,

@@ -17,7 +17,11 @@ from lk_core import (
     UnexpectedWebhookRequest,
     WebhookAuthorizationError,
 )
-from lk_core.service import AdvancedAuthorizationResponse, SessionEndRequest
+from lk_core.service import (
+    AdvancedAuthorizationResponse,
+    SessionEndRequest,
+    read_webhook,
+)
 from lk_io import AsyncServiceClient, ServiceClient
 
 
@@ -183,3 +187,43 @@ def test_async_client_runs_the_same_plans(fake: FakePlatform) -> None:
     request_id, polled, hooked = asyncio.run(scenario())
     assert request_id == "req-1"
     assert polled == hooked
+
+
+def test_cold_client_fetches_once_then_reads_without_sending(
+    fake: FakePlatform, client: ServiceClient
+) -> None:
+    """The first webhook syncs the clock and fetches the key; later ones send
+    nothing and give the same value."""
+    hook = fake.webhook(fake.package())
+    first = client.handle_webhook(hook.body, hook.headers, "POST", "/webhook")
+    paths = [request.path for request in fake.seen]
+    assert paths == ["/public/v3/ping", "/public/v3/public-key"]
+    second = client.handle_webhook(hook.body, hook.headers, "POST", "/webhook")
+    assert len(fake.seen) == 2
+    assert first == second
+
+
+def test_read_webhook_needs_a_warm_view(fake: FakePlatform) -> None:
+    """read_webhook gives None until the view holds a fresh clock, the current key and
+    the signing key; then the value webhook_plan gives, and the same errors."""
+    client = ServiceClient(
+        fake.service.id, fake.service_key, transport=fake, clock=fake.clock
+    )
+    creds = client._creds
+    hook = fake.webhook(fake.package())
+    args = (creds, hook.body, hook.headers, "POST", "/webhook")
+    assert read_webhook(client.platform_view, *args, now=fake.clock()) is None
+    planned = client.handle_webhook(hook.body, hook.headers, "POST", "/webhook")
+    view = client.platform_view
+    assert read_webhook(view, *args, now=fake.clock()) == planned
+    # 300 s later the clock offset and the current key are stale again.
+    assert read_webhook(view, *args, now=fake.clock() + 300) is None
+    fake.signer = key("rotated")
+    fake.extra_keys[fake.signer.kid] = fake.signer
+    rotated = fake.webhook(fake.package())
+    assert (
+        read_webhook(view, creds, rotated.body, rotated.headers, now=fake.clock())
+        is None
+    )
+    with pytest.raises(UnexpectedWebhookRequest, match="hash"):
+        read_webhook(view, creds, hook.body + b" ", hook.headers, now=fake.clock())
