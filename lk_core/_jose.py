@@ -123,11 +123,16 @@ def _standard_table() -> bytes:
 
 
 _TO_STANDARD: Final = _standard_table()
+# The same, keeping the dots between the parts of a compact token: one translate for
+# the whole token, then one decoder call for all of its binary parts.
+_TO_STANDARD_DOTS: Final = _TO_STANDARD[:46] + b"." + _TO_STANDARD[47:]
 # msgspec decodes a JSON string of standard, padded base64 into bytes at about twice
 # the speed of binascii, which matters for the kilobyte-sized JWE ciphertexts. After the
 # table above the string holds only the standard alphabet, "!" and our padding, so no
 # JSON escape can reach it, and the decoder refuses "!" and misplaced padding.
 _a2b_json: Final = msgspec.json.Decoder(bytes).decode
+_a2b_two: Final = msgspec.json.Decoder(tuple[bytes, bytes]).decode
+_a2b_four: Final = msgspec.json.Decoder(tuple[bytes, bytes, bytes, bytes]).decode
 
 
 def _b64(data: bytes) -> bytes:
@@ -138,6 +143,16 @@ def _b64(data: bytes) -> bytes:
 
 def b64url_encode(data: bytes) -> str:
     return _b64(data).decode("ascii")
+
+
+def _pad(part: bytes) -> bytes:
+    """The padding a translated part needs; ``ValueError`` if it has no canonical
+    decoding (the canonical last characters are letters and digits, which the
+    translation keeps)."""
+    rem = len(part) % 4
+    if rem and (rem == 1 or part[-1] not in _CANONICAL_LAST[rem]):
+        raise ValueError
+    return _PADDING[rem]
 
 
 def _a2b(raw: bytes) -> bytes:
@@ -173,17 +188,6 @@ def b64url_decode(text: str | bytes) -> bytes:
     # Non-zero unused bits in the last character give a second encoding of the same
     # bytes.
     raise ValueError("non-canonical base64url")
-
-
-def _b64_parts(parts: tuple[bytes, ...]) -> list[bytes]:
-    """:func:`b64url_decode` of each part, in one loop (ValueError as it would say)."""
-    try:
-        return [_a2b(raw) for raw in parts]
-    except ValueError:
-        # Let the one-part decoder find the bad part and say what is wrong with it.
-        for raw in parts:
-            b64url_decode(raw)
-        raise ValueError("not base64url") from None  # not reached: one part failed
 
 
 # --- JWS -----------------------------------------------------------------------------
@@ -249,21 +253,27 @@ def _json_object(part: bytes, what: str, error: type[ProtocolError]) -> dict[str
     return value
 
 
-def _compact_parts(
-    token: str | bytes, count: int, limit: int, what: str, error: type[ProtocolError]
-) -> list[bytes]:
-    """Split a compact JWS (3 parts) or JWE (5 parts), refusing it early when it is
-    not ASCII, over ``limit`` bytes, has the wrong number of parts or a huge header."""
+def _token_bytes(
+    token: str | bytes, limit: int, what: str, error: type[ProtocolError]
+) -> bytes:
+    """A compact token as bytes; refused when it is not ASCII or over ``limit``."""
     if isinstance(token, str):
-        try:
-            raw = token.encode("ascii")
-        except UnicodeEncodeError:
-            raise error(f"{what} is not ASCII") from None
+        if not token.isascii():
+            raise error(f"{what} is not ASCII")
+        raw = token.encode("ascii")
     else:
         raw = token if type(token) is bytes else bytes(token)
     if len(raw) > limit:
         raise error(f"{what} is {len(raw)} bytes; at most {limit}")
-    parts = raw.split(b".")
+    return raw
+
+
+def _split(
+    raw: bytes, count: int, what: str, error: type[ProtocolError]
+) -> list[bytes]:
+    """The token's parts in the standard base64 alphabet (any other byte as "!"),
+    refused for the wrong number of parts or a huge header."""
+    parts = raw.translate(_TO_STANDARD_DOTS).split(b".")
     if len(parts) != count:
         raise error(f"{what} has {len(parts)} parts; expected {count}")
     if len(parts[0]) > MAX_HEADER_BYTES:
@@ -271,8 +281,16 @@ def _compact_parts(
     return parts
 
 
-def _jws_parts(token: str | bytes) -> list[bytes]:
-    return _compact_parts(token, 3, MAX_TOKEN_BYTES, "JWT", InvalidJWTResponse)
+def _header64(raw: bytes, count: int, what: str, error: type[ProtocolError]) -> bytes:
+    """The header part of a compact token as sent, with :func:`_split`'s refusals but
+    without translating the rest."""
+    dots = raw.count(b".")
+    if dots != count - 1:
+        raise error(f"{what} has {dots + 1} parts; expected {count}")
+    header = raw[: raw.index(b".")]
+    if len(header) > MAX_HEADER_BYTES:
+        raise error(f"{what} header too large")
+    return header
 
 
 # Headers that passed the checks below, by their base64url text. The platform signs
@@ -310,7 +328,8 @@ def jws_kid(token: str | bytes) -> str | None:
     raises :class:`InvalidJWTResponse` for anything :func:`jws_parse` would refuse in
     the token's shape or header.
     """
-    kid = _checked_header(_jws_parts(token)[0]).get("kid")
+    raw = _token_bytes(token, MAX_TOKEN_BYTES, "JWT", InvalidJWTResponse)
+    kid = _checked_header(_header64(raw, 3, "JWT", InvalidJWTResponse)).get("kid")
     return kid if isinstance(kid, str) else None
 
 
@@ -321,14 +340,32 @@ def jws_parse(token: str | bytes) -> UnverifiedJWS:
     JSON object header with an allowed ``alg`` and no ``crit``, and a JSON object
     payload.
     """
-    h64, p64, s64 = _jws_parts(token)
-    header = dict(_checked_header(h64))
-    claims = _json_object(p64, "JWT claims", InvalidJWTResponse)
+    raw = _token_bytes(token, MAX_TOKEN_BYTES, "JWT", InvalidJWTResponse)
+    _, p_std, s_std = parts = _split(raw, 3, "JWT", InvalidJWTResponse)
+    h_len = len(parts[0])
+    header = dict(_checked_header(raw[:h_len]))
     try:
-        signature = b64url_decode(s64)
+        payload, signature = _a2b_two(
+            b'["%s%s","%s%s"]' % (p_std, _pad(p_std), s_std, _pad(s_std))
+        )
+    except (ValueError, msgspec.DecodeError):
+        # Find the bad part again, one at a time, to say what is wrong with it.
+        _, p64, s64 = raw.split(b".")
+        _json_object(p64, "JWT claims", InvalidJWTResponse)
+        try:
+            b64url_decode(s64)
+        except ValueError as exc:
+            raise InvalidJWTResponse(f"JWT signature: {exc}") from None
+        raise InvalidJWTResponse("JWT is not base64url") from None  # not reached
+    try:
+        claims = _json.loads(payload, max_bytes=MAX_TOKEN_BYTES)
     except ValueError as exc:
-        raise InvalidJWTResponse(f"JWT signature: {exc}") from None
-    return UnverifiedJWS(header, claims, b"%s.%s" % (h64, p64), signature)
+        raise InvalidJWTResponse(f"JWT claims is not base64url JSON: {exc}") from None
+    if not isinstance(claims, dict):
+        raise InvalidJWTResponse("JWT claims is not a JSON object")
+    # The signing input is the token's first two parts exactly as sent.
+    signing_input = raw[: h_len + 1 + len(p_std)]
+    return UnverifiedJWS(header, claims, signing_input, signature)
 
 
 def jws_verify(jws: UnverifiedJWS, key: PublicKey) -> None:
@@ -403,10 +440,6 @@ def jwe_seal(
     return b"%s.%s" % (aad, b64)
 
 
-def _jwe_parts(token: str | bytes) -> list[bytes]:
-    return _compact_parts(token, 5, MAX_JWE_BYTES, "JWE", JOSEDecryptError)
-
-
 # JWE headers that passed the checks below, by their base64url text: (OAEP, kid).
 _checked_jwe_headers: dict[bytes, tuple[padding.OAEP, str | None]] = {}
 
@@ -438,7 +471,8 @@ def _checked_jwe_header(h64: bytes) -> tuple[padding.OAEP, str | None]:
 
 def jwe_kid(token: str | bytes) -> str | None:
     """The ``kid`` a JWE header names, or ``None``; JOSEDecryptError if malformed."""
-    h64 = _jwe_parts(token)[0]
+    raw = _token_bytes(token, MAX_JWE_BYTES, "JWE", JOSEDecryptError)
+    h64 = _header64(raw, 5, "JWE", JOSEDecryptError)
     checked = _checked_jwe_headers.get(h64)
     if checked is not None:
         return checked[1]
@@ -456,15 +490,36 @@ def jwe_decrypt(token: str | bytes, keys: KeyRing) -> bytes:
     do not hold and :class:`JOSEDecryptError` for everything else (bad algorithm,
     ``zip``, ``crit``, bad lengths, wrong tag, bad padding).
     """
-    aad, w64, iv64, ct64, tag64 = _jwe_parts(token)
-    oaep, kid = _checked_jwe_header(aad)
+    raw = _token_bytes(token, MAX_JWE_BYTES, "JWE", JOSEDecryptError)
+    _, w_std, iv_std, ct_std, tag_std = parts = _split(raw, 5, "JWE", JOSEDecryptError)
+    aad = raw[: len(parts[0])]
+    checked = _checked_jwe_headers.get(aad)
+    oaep, kid = checked if checked is not None else _checked_jwe_header(aad)
     candidates: Iterable[PrivateKey] = (
         (keys.decryption_key(kid),) if kid is not None else keys.keys()
     )
     try:
-        wrapped, iv, ciphertext, tag = _b64_parts((w64, iv64, ct64, tag64))
-    except ValueError as exc:
-        raise JOSEDecryptError(f"JWE part: {exc}") from None
+        wrapped, iv, ciphertext, tag = _a2b_four(
+            b'["%s%s","%s%s","%s%s","%s%s"]'
+            % (
+                w_std,
+                _pad(w_std),
+                iv_std,
+                _pad(iv_std),
+                ct_std,
+                _pad(ct_std),
+                tag_std,
+                _pad(tag_std),
+            )
+        )
+    except (ValueError, msgspec.DecodeError):
+        # Find the bad part again, one at a time, to say what is wrong with it.
+        for part in raw.split(b".")[1:]:
+            try:
+                b64url_decode(part)
+            except ValueError as exc:
+                raise JOSEDecryptError(f"JWE part: {exc}") from None
+        raise JOSEDecryptError("JWE part: not base64url") from None  # not reached
     if len(iv) != 16 or len(tag) != 32 or not ciphertext or len(ciphertext) % 16:
         raise JOSEDecryptError("JWE IV, tag or ciphertext has an impossible length")
     for key in candidates:

@@ -172,3 +172,44 @@ def test_auth_policy_round_trip(
     for circle in circles:
         policy.add_geofence(circle.latitude, circle.longitude, circle.radius)
     assert AuthPolicy.from_dict(policy.to_dict()) == policy
+
+
+FLAG_NAMES = (
+    "set",
+    "active",
+    "allowed",
+    "supported",
+    "user_required",
+    "passed",
+    "error",
+)
+FLAG = st.none() | st.booleans()
+METHOD = st.fixed_dictionaries(
+    {"method": st.sampled_from(["pin_code", "wearables", "PIN_CODE", "new_kind"])},
+    optional=dict.fromkeys(FLAG_NAMES, FLAG),
+)
+
+
+@SETTINGS
+@given(st.lists(st.lists(METHOD, max_size=20), min_size=1, max_size=4))
+def test_auth_methods_follow_the_wire(lists: list[list[dict[str, Any]]]) -> None:
+    """Each response's methods are exactly its own, in order, however many responses
+    with equal or different method lists were read before it."""
+    for methods in lists * 2:
+        data = json.dumps(
+            {
+                "auth_request": "req",
+                "type": "AUTHORIZED",
+                "reason": "APPROVED",
+                "device_id": "d",
+                "auth_methods": methods,
+            }
+        ).encode()
+        got = parse_jwe_response(data, PACKAGE, "req").auth_methods
+        assert len(got) == len(methods)
+        for parsed, wire in zip(got, methods, strict=True):
+            assert parsed.method.value.lower() == (
+                wire["method"].lower() if wire["method"] != "new_kind" else "other"
+            )
+            for name in FLAG_NAMES:
+                assert getattr(parsed, name) == wire.get(name)

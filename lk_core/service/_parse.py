@@ -238,6 +238,28 @@ def _method(raw: _RawMethod) -> AuthMethod:
     )
 
 
+# Devices report the same few method states over and over. The values are frozen, so
+# one tuple per state list serves every response; short lists only, and forgotten all at
+# once when full, so a sender cannot grow it.
+_methods_seen: dict[tuple[_RawMethod, ...], tuple[AuthMethod, ...]] = {}
+_MAX_METHOD_LISTS = 64
+_MAX_CACHED_METHODS = 16
+
+
+def _methods(raw: list[_RawMethod] | None) -> tuple[AuthMethod, ...]:
+    if not raw:
+        return ()
+    key = tuple(raw)
+    methods = _methods_seen.get(key)
+    if methods is None:
+        methods = tuple(_method(m) for m in raw)
+        if len(key) <= _MAX_CACHED_METHODS:
+            if len(_methods_seen) >= _MAX_METHOD_LISTS:
+                _methods_seen.clear()
+            _methods_seen[key] = methods
+    return methods
+
+
 def parse_jwe_response(
     plaintext: bytes, package: AuthPackage, expected_id: str | None
 ) -> AdvancedAuthorizationResponse:
@@ -263,7 +285,7 @@ def parse_jwe_response(
         device_id=raw.device_id,
         service_pins=tuple(raw.service_pins or ()),
         policy=policy,
-        auth_methods=tuple(_method(m) for m in raw.auth_methods or ()),
+        auth_methods=_methods(raw.auth_methods),
         service_user_hash=package.service_user_hash,
         organization_user_hash=package.org_user_hash,
         user_push_id=package.user_push_id,
