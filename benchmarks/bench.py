@@ -14,9 +14,9 @@ is single-threaded and never waits, so CPU time is the work itself, and on a sha
 machine it does not count the moments another job held the core.
 
 Each round runs every operation for ours, vendor and floor in alternating chunks of
-about half a millisecond of floor work, in an order that rotates; ratios are taken
-within a round and the reported ratio is the median over rounds. Output lines, one
-per figure:
+about half a millisecond of floor work, in an order that rotates, each chunk after one
+untimed call (``--cold``: none); ratios are taken within a round and the reported
+ratio is the median over rounds. Output lines, one per figure:
 
     BENCH op=<name> bits=<n> ours_us=<x> vendor_us=<y> floor_us=<z>
           ours_vs_floor=<r> vendor_vs_ours=<s>          (one line in the output)
