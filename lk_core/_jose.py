@@ -109,13 +109,14 @@ _ALPHABET_BYTES: Final = bytes(sorted(_B64_ALPHABET))
 _CANONICAL_LAST: Final = {2: frozenset(b"AQgw"), 3: frozenset(b"AEIMQUYcgkosw048")}
 
 
-def _standard_table() -> bytes:
-    # URL-safe characters map to the standard alphabet; every other byte, "+", "/",
-    # "=", quotes and backslashes included, maps to "!", which the decoder refuses.
+def _standard_table(keep: bytes = b"") -> bytes:
+    # URL-safe characters map to the standard alphabet, those in ``keep`` to
+    # themselves; every other byte, "+", "/", "=", quotes and backslashes included,
+    # maps to "!", which the decoder refuses.
     table = bytearray(b"!" * 256)
     for url, std in zip(
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" + keep,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/" + keep,
         strict=True,
     ):
         table[url] = std
@@ -125,7 +126,7 @@ def _standard_table() -> bytes:
 _TO_STANDARD: Final = _standard_table()
 # The same, keeping the dots between the parts of a compact token: one translate for
 # the whole token, then one decoder call for all of its binary parts.
-_TO_STANDARD_DOTS: Final = _TO_STANDARD[:46] + b"." + _TO_STANDARD[47:]
+_TO_STANDARD_DOTS: Final = _standard_table(keep=b".")
 # msgspec decodes a JSON string of standard, padded base64 into bytes at about twice
 # the speed of binascii, which matters for the kilobyte-sized JWE ciphertexts. After the
 # table above the string holds only the standard alphabet, "!" and our padding, so no
@@ -157,11 +158,9 @@ def _pad(part: bytes) -> bytes:
 
 def _a2b(raw: bytes) -> bytes:
     """Decode one part; ``ValueError`` for every spelling but the canonical one."""
-    rem = len(raw) % 4
-    if rem == 1 or (rem and raw[-1] not in _CANONICAL_LAST[rem]):
-        raise ValueError
+    std = raw.translate(_TO_STANDARD)
     try:
-        return _a2b_json(b'"%s%s"' % (raw.translate(_TO_STANDARD), _PADDING[rem]))
+        return _a2b_json(b'"%s%s"' % (std, _pad(std)))
     except msgspec.DecodeError:
         raise ValueError from None
 
