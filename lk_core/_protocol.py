@@ -240,13 +240,19 @@ def _verified(
     token: str, keys: Mapping[str, PublicKey], error: type[ProtocolError]
 ) -> UnverifiedJWS:
     jws = jws_parse(token)
+    _verify_signature(jws, keys, error)
+    return jws
+
+
+def _verify_signature(
+    jws: UnverifiedJWS, keys: Mapping[str, PublicKey], error: type[ProtocolError]
+) -> None:
     if jws.kid is None:
         raise error("token has no kid")
     key = keys.get(jws.kid)
     if key is None:
         raise error(f"token names unknown platform key {jws.kid!r}")
     jws_verify(jws, key)
-    return jws
 
 
 # --- client side ---------------------------------------------------------------------
@@ -485,10 +491,7 @@ def verify_webhook_jws(
 ) -> WebhookRequest:
     """:func:`verify_webhook` of a JWT already read by :func:`webhook_jws`."""
     try:
-        key = platform_keys.get(jws.kid or "")
-        if key is None:
-            raise InvalidJWTResponse(f"token names unknown platform key {jws.kid!r}")
-        jws_verify(jws, key)
+        _verify_signature(jws, platform_keys, InvalidJWTResponse)
         claims = jws.claims
         _check_platform_claims(
             claims, str(audience), None if subject is None else str(subject), now
