@@ -173,8 +173,12 @@ def b64url_decode(text: str | bytes) -> bytes:
     """
     if type(text) is bytes:
         raw = text
+    elif isinstance(text, str):
+        raw = text.encode("ascii", "replace")
+    elif isinstance(text, bytes | bytearray | memoryview):
+        raw = bytes(text)
     else:
-        raw = text.encode("ascii", "replace") if isinstance(text, str) else bytes(text)
+        raise ValueError("not base64url text")
     try:
         return _a2b(raw)
     except ValueError:
@@ -259,12 +263,15 @@ def _token_bytes(
     if isinstance(token, str):
         if not token.isascii():
             raise error(f"{what} is not ASCII")
-        raw = token.encode("ascii")
-    else:
-        raw = token if type(token) is bytes else bytes(token)
-    if len(raw) > limit:
-        raise error(f"{what} is {len(raw)} bytes; at most {limit}")
-    return raw
+    elif not isinstance(token, bytes | bytearray | memoryview):
+        raise error(f"{what} is not text or bytes")
+    # Measured before any copy: a hostile size is refused without allocating it.
+    size = token.nbytes if isinstance(token, memoryview) else len(token)
+    if size > limit:
+        raise error(f"{what} is {size} bytes; at most {limit}")
+    if isinstance(token, str):
+        return token.encode("ascii")
+    return token if type(token) is bytes else bytes(token)
 
 
 def _split(

@@ -24,6 +24,7 @@ import msgspec
 from . import _json
 from ._errors import (
     InvalidAlgorithm,
+    InvalidArgument,
     InvalidEntityID,
     InvalidIssuer,
     InvalidJWTResponse,
@@ -490,6 +491,11 @@ def verify_webhook_jws(
     now: int,
 ) -> WebhookRequest:
     """:func:`verify_webhook` of a JWT already read by :func:`webhook_jws`."""
+    # What the receiver saw is the caller's to give as text; anything else is a
+    # mistake in the caller's code, not a sign of a forged webhook.
+    for name, value in (("method", method), ("path", path)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidArgument(name, "must be a str or None")
     try:
         _verify_signature(jws, platform_keys, InvalidJWTResponse)
         claims = jws.claims

@@ -169,9 +169,9 @@ class AsyncServiceClient(ServiceCalls):
         path: str | None = None,
     ) -> WebhookEvent:
         """See :meth:`ServiceClient.handle_webhook`."""
-        event = self._read_webhook(body, headers, method, path)
+        event, hdrs = self._read_webhook(body, headers, method, path)
         if event is None:
-            event = await self._run(self._c_webhook(body, headers, method, path))
+            event = await self._run(self._c_webhook(body, hdrs, method, path))
         return event
 
     handle_advanced_webhook = handle_webhook

@@ -46,6 +46,7 @@ from lk_core.service import (
     session_end_plan,
     session_start_plan,
     verify_totp_plan,
+    webhook_headers,
     webhook_plan,
 )
 from lk_io._transport import (
@@ -234,12 +235,15 @@ class ServiceCalls:
 
     def _read_webhook(
         self, body: object, headers: object, method: str | None, path: str | None
-    ) -> WebhookEvent | None:
-        """The event when no fetch is needed first (the usual case), else None."""
+    ) -> tuple[WebhookEvent | None, Headers]:
+        """The event when no fetch is needed first (the usual case), else None; and
+        the headers as read, for the plan to use when it must run."""
         self._check_open()
-        return read_webhook(
-            self._view, self._creds, body, headers, method, path, now=self._clock()
+        hdrs = webhook_headers(headers)
+        event = read_webhook(
+            self._view, self._creds, body, hdrs, method, path, now=self._clock()
         )
+        return event, hdrs
 
     def _c_webhook(
         self, body: object, headers: object, method: str | None, path: str | None
@@ -410,9 +414,9 @@ class ServiceClient(ServiceCalls):
         malformed session-end body), UnableToDecryptWebhookRequest, EntityKeyNotFound,
         UnexpectedAuthorizationResponse, UnexpectedDeviceResponse.
         """
-        event = self._read_webhook(body, headers, method, path)
+        event, hdrs = self._read_webhook(body, headers, method, path)
         if event is None:
-            event = self._run(self._c_webhook(body, headers, method, path))
+            event = self._run(self._c_webhook(body, hdrs, method, path))
         return event
 
     handle_advanced_webhook = handle_webhook

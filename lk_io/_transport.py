@@ -30,6 +30,7 @@ import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 from lk_core import (
     Headers,
@@ -147,13 +148,22 @@ def _check_options(
     backoff: object,
 ) -> None:
     """Refuse impossible settings when the transport is made, naming the option."""
-    if not isinstance(base_url, str) or not base_url.startswith(
+    if not isinstance(base_url, str) or not base_url.lower().startswith(
         ("http://", "https://")
     ):
         raise InvalidArgument("url", "must start with http:// or https://")
     if "?" in base_url or "#" in base_url:
         # Request paths are appended to the base URL; a query there has no place.
         raise InvalidArgument("url", "must not have a query or fragment")
+    if any(c.isspace() for c in base_url):
+        raise InvalidArgument("url", "must not contain spaces")
+    try:
+        parts = urlsplit(base_url)
+        _port = parts.port  # ValueError unless a number from 0 to 65535
+    except ValueError as exc:
+        raise InvalidArgument("url", f"is not a valid URL ({exc})") from None
+    if not parts.hostname:
+        raise InvalidArgument("url", "names no host")
     for name, value in (
         ("connect_timeout", connect_timeout),
         ("read_timeout", read_timeout),
@@ -208,7 +218,9 @@ class Urllib3Transport:
         import urllib3
 
         self._http_error: type[Exception] = urllib3.exceptions.HTTPError
-        self.base_url = base_url.rstrip("/")
+        # The scheme in lower case: it is case-insensitive, and a proxy is sent it.
+        scheme, rest = base_url.split(":", 1)
+        self.base_url = scheme.lower() + ":" + rest.rstrip("/")
         self.retries = max(0, retries)
         self.backoff = max(0.0, backoff)
         self._user_agent = user_agent
@@ -216,8 +228,6 @@ class Urllib3Transport:
             origin = urllib3.util.parse_url(self.base_url)
         except self._http_error:
             raise InvalidArgument("url", "is not a valid URL") from None
-        if not origin.host:
-            raise InvalidArgument("url", "names no host")
         pool_args: dict[str, Any] = {
             "maxsize": maxsize,
             "timeout": urllib3.Timeout(connect=connect_timeout, read=read_timeout),

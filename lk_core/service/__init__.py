@@ -36,6 +36,7 @@ from lk_core.service._plans import (
     session_end_plan,
     session_start_plan,
     verify_totp_plan,
+    webhook_headers,
     webhook_plan,
 )
 from lk_core.service._policy import (
@@ -119,5 +120,6 @@ __all__ = [
     "session_start_plan",
     "totp_body",
     "verify_totp_plan",
+    "webhook_headers",
     "webhook_plan",
 ]

@@ -65,6 +65,7 @@ __all__ = [
     "session_end_plan",
     "session_start_plan",
     "verify_totp_plan",
+    "webhook_headers",
     "webhook_plan",
 ]
 
@@ -275,7 +276,10 @@ def _webhook_body(body: object) -> bytes:
     raise UnexpectedWebhookRequest("body must be bytes or str")
 
 
-def _webhook_headers(headers: object) -> Headers:
+def webhook_headers(headers: object) -> Headers:
+    """``headers`` as :class:`Headers` (read once, so a one-shot iterable serves
+    :func:`read_webhook` and then :func:`webhook_plan`); UnexpectedWebhookRequest if
+    they are not name/value pairs."""
     if isinstance(headers, Headers):
         return headers
     try:
@@ -306,7 +310,7 @@ def webhook_plan(
     UnexpectedAuthorizationResponse, UnexpectedDeviceResponse or UnexpectedKeyID.
     """
     raw = _webhook_body(body)
-    jws = webhook_jws(_webhook_headers(headers))
+    jws = webhook_jws(webhook_headers(headers))
     return _webhook(view, creds, raw, jws, method, path, now)
 
 
@@ -328,7 +332,7 @@ def read_webhook(
     almost every webhook, without a generator or a runner around it.
     """
     raw = _webhook_body(body)
-    jws = webhook_jws(_webhook_headers(headers))
+    jws = webhook_jws(webhook_headers(headers))
     if (
         jws.kid not in view.keys
         or not view.time_fresh(now)

@@ -12,6 +12,7 @@ from lk_core import (
     EntityKeyNotFound,
     HttpRequest,
     HttpResponse,
+    InvalidArgument,
     UnableToDecryptWebhookRequest,
     UnexpectedAuthorizationResponse,
     UnexpectedWebhookRequest,
@@ -227,3 +228,40 @@ def test_read_webhook_needs_a_warm_view(fake: FakePlatform) -> None:
     )
     with pytest.raises(UnexpectedWebhookRequest, match="hash"):
         read_webhook(view, creds, hook.body + b" ", hook.headers, now=fake.clock())
+
+
+def test_one_shot_headers_on_a_cold_client(fake: FakePlatform) -> None:
+    """Headers given as an iterator are read once, so a cold client's fetch path
+    sees them too (sync and async)."""
+    hook = fake.webhook(fake.package())
+    sync = ServiceClient(
+        fake.service.id, fake.service_key, transport=fake, clock=fake.clock
+    )
+    got = sync.handle_webhook(hook.body, iter(list(hook.headers)), "POST", "/webhook")
+    assert isinstance(got, AdvancedAuthorizationResponse)
+    assert [r.path for r in fake.seen][-2:] == [
+        "/public/v3/ping",
+        "/public/v3/public-key",
+    ]
+    cold = AsyncServiceClient(
+        fake.service.id, fake.service_key, transport=_AsyncFake(fake), clock=fake.clock
+    )
+    hooked = asyncio.run(
+        cold.handle_webhook(hook.body, iter(list(hook.headers)), "POST", "/webhook")
+    )
+    assert hooked == got
+
+
+@pytest.mark.parametrize("bad", [{"method": 123}, {"path": 5}, {"method": b"POST"}])
+def test_method_and_path_must_be_text(
+    fake: FakePlatform, client: ServiceClient, bad: dict[str, object]
+) -> None:
+    """A method or path that is not a str is the caller's mistake, named as such, on
+    the cold and the warm path alike."""
+    hook = fake.webhook(fake.package())
+    args = {"method": "POST", "path": "/webhook", **bad}
+    for _ in range(2):  # the first call is cold, the second warm
+        with pytest.raises(InvalidArgument) as caught:
+            client.handle_webhook(hook.body, hook.headers, **args)  # type: ignore[arg-type]
+        assert caught.value.field == next(iter(bad))
+        client.handle_webhook(hook.body, hook.headers, "POST", "/webhook")

@@ -146,19 +146,39 @@ def test_short_body_is_a_transport_error(server: CountingServer) -> None:
         transport.close()
 
 
-@pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:9/?x=1", "http://127.0.0.1:9/api#top", "http://"]
-)
+BAD_BASE_URLS = [
+    "http://127.0.0.1:9/?x=1",
+    "http://127.0.0.1:9/api#top",
+    "http://",
+    "https://",
+    "http:///api",
+    "http://:80",
+    "http://::1:80",
+    "http://127.0.0.1:99999",
+    "http://127.0.0.1 /x",
+]
+
+
+@pytest.mark.parametrize("url", BAD_BASE_URLS)
 def test_base_url_without_a_place_for_paths_is_refused(url: str) -> None:
-    """A query, a fragment or a missing host is refused when the transport is made."""
-    with pytest.raises(InvalidArgument) as caught:
-        Urllib3Transport(url)
-    assert caught.value.field == "url"
-
-
-def test_factory_refuses_a_query_in_the_base_url() -> None:
-    """The factory names a base URL with a query at once."""
+    """A query, a fragment, no host, a bad port or a space is refused when the
+    transport is made, and when the factory is made, before any client exists."""
     key = private_key_pem(generate_private_key())
-    with pytest.raises(InvalidArgument) as caught:
-        ServiceFactory(str(uuid.uuid4()), key, url="http://127.0.0.1:9/?x=1")
-    assert caught.value.field == "url"
+    for make in (
+        lambda: Urllib3Transport(url),
+        lambda: ServiceFactory(str(uuid.uuid4()), key, url=url),
+    ):
+        with pytest.raises(InvalidArgument) as caught:
+            make()
+        assert caught.value.field == "url"
+
+
+def test_scheme_in_any_case(server: CountingServer) -> None:
+    """URL schemes are case-insensitive; the transport sends to the same place."""
+    transport = Urllib3Transport("HTTP" + server.url.removeprefix("http"), retries=0)
+    try:
+        assert transport.base_url.startswith("http://")
+        assert transport.send(PING).status == 200
+    finally:
+        transport.close()
+    assert server.seen[0][1] == "/public/v3/ping"
