@@ -17,6 +17,7 @@ from lk_core.service import (
     FactorsPolicy,
     GeoCircleFence,
     MethodAmountPolicy,
+    MethodFlags,
     TerritoryFence,
     decode_policy,
     encode_policy,
@@ -174,15 +175,8 @@ def test_auth_policy_round_trip(
     assert AuthPolicy.from_dict(policy.to_dict()) == policy
 
 
-FLAG_NAMES = (
-    "set",
-    "active",
-    "allowed",
-    "supported",
-    "user_required",
-    "passed",
-    "error",
-)
+# Every flag the public type has, so a new flag is covered without editing this list.
+FLAG_NAMES = MethodFlags.__struct_fields__
 FLAG = st.none() | st.booleans()
 METHOD = st.fixed_dictionaries(
     {"method": st.sampled_from(["pin_code", "wearables", "PIN_CODE", "new_kind"])},
